@@ -1,0 +1,222 @@
+// Package store keeps allot's state in SQLite (the embedded default) or
+// PostgreSQL. Both engines run the same query texts through database/sql;
+// what differs between them (opening, locking, retries, migrations) stays
+// in a dialect. Every operation runs in a transaction scoped to one
+// merchant, so no query can forget whose data it reads.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/allot/allot"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is an open allot database.
+type DB struct {
+	d     dialect
+	write *sql.DB // where write transactions run
+	read  *sql.DB // where read-only transactions run
+	dsn   string
+}
+
+// Open opens the database named by dsn: a postgres:// (or postgresql://)
+// URL, or else a SQLite file path. It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var d dialect
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		d = postgres{}
+	} else {
+		d = sqlite{}
+	}
+	w, r, err := d.open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{d: d, write: w, read: r, dsn: dsn}
+	if err := w.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
+	}
+	return db, nil
+}
+
+// Engine is "sqlite" or "postgres".
+func (db *DB) Engine() string { return db.d.name() }
+
+// Close closes the database.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Migrate applies the migrations not yet applied, each in its own
+// transaction, and records them. It is safe to call on every start.
+func (db *DB) Migrate(ctx context.Context) error {
+	dir := "migrations/" + db.d.name()
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, name := range names {
+		var version int64
+		if _, err := fmt.Sscanf(name, "%d_", &version); err != nil {
+			return fmt.Errorf("migration %s: name must start with its number", name)
+		}
+		body, err := migrations.ReadFile(dir + "/" + name)
+		if err != nil {
+			return err
+		}
+		err = db.inTx(ctx, db.write, func(tx *sql.Tx) error {
+			if err := db.d.lockMigrations(ctx, tx); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				version, name, micros(time.Now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Version returns the newest migration applied, 0 for none.
+func (db *DB) Version(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	return v.Int64, err
+}
+
+func (db *DB) inTx(ctx context.Context, pool *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Write runs fn in a write transaction for merchant m, with actor named in
+// the history, and commits it; fn's changes are durable once Write returns
+// nil. A transaction that the database aborts for a conflict with another
+// (PostgreSQL's serialization failures and deadlocks) is run again, so fn
+// must not have effects outside tx.
+func (db *DB) Write(ctx context.Context, m int64, actor string, now time.Time, fn func(*Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.run(ctx, db.write, m, actor, now, false, fn)
+		if err == nil || !db.d.retryable(err) || attempt >= 20 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		}
+	}
+}
+
+// Read runs fn in a read-only transaction for merchant m: one consistent
+// snapshot.
+func (db *DB) Read(ctx context.Context, m int64, now time.Time, fn func(*Tx) error) error {
+	return db.run(ctx, db.read, m, "", now, true, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now time.Time, readOnly bool, fn func(*Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly && db.d.name() == "postgres",
+		Isolation: db.d.isolation(readOnly)})
+	if err != nil {
+		return err
+	}
+	tx := &Tx{ctx: ctx, tx: sqlTx, d: db.d, M: m, Now: now.UTC(), Actor: actor}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := tx.flush(); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	return sqlTx.Commit()
+}
+
+// Admin runs fn in a write transaction that belongs to no merchant: for
+// creating merchants and tokens.
+func (db *DB) Admin(ctx context.Context, fn func(*Tx) error) error {
+	return db.Write(ctx, 0, "admin", time.Now(), fn)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func intPtr(v sql.NullInt64) *int {
+	if !v.Valid {
+		return nil
+	}
+	i := int(v.Int64)
+	return &i
+}
+
+func nullInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return int64(*p)
+}
+
+// notFound is the error for a missing thing, named the way the API names it.
+func notFound(what, key string) error {
+	return allot.Errorf(allot.NotFound, "%s %q not found", what, key)
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is what differs between the engines. Everything else, the query
+// texts included, is shared.
+type dialect interface {
+	name() string
+	// open returns the pool for writes and the pool for reads.
+	open(dsn string) (write, read *sql.DB, err error)
+	isolation(readOnly bool) sql.IsolationLevel
+	// lockProducts serialises the transactions that check or change the
+	// quantities of these products, so that no two placed orders both take
+	// the last unit. The caller passes ids in ascending order.
+	lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error
+	// lockMerchant serialises a merchant's changes to allocations, whose
+	// conflict check reads what it is about to write.
+	lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error
+	lockMigrations(ctx context.Context, tx *sql.Tx) error
+	retryable(err error) bool
+}
+
+// sqlite: one writer connection whose transactions begin IMMEDIATE, so
+// writes are serialised by SQLite's own lock and never deadlock on an
+// upgrade; WAL lets readers run beside it; synchronous=FULL makes every
+// commit durable before it returns.
+type sqlite struct{}
+
+func (sqlite) name() string { return "sqlite" }
+
+func (sqlite) open(path string) (*sql.DB, *sql.DB, error) {
+	path = strings.TrimPrefix(path, "sqlite://")
+	path = strings.TrimPrefix(path, "file:")
+	if path == "" {
+		return nil, nil, fmt.Errorf("sqlite: empty database path")
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	r.SetMaxOpenConns(4)
+	return w, r, nil
+}
+
+func (sqlite) isolation(bool) sql.IsolationLevel { return sql.LevelDefault }
+
+func (sqlite) lockProducts(context.Context, *sql.Tx, []int64) error { return nil }
+
+func (sqlite) lockMerchant(context.Context, *sql.Tx, int64) error { return nil }
+
+func (sqlite) lockMigrations(context.Context, *sql.Tx) error { return nil }
+
+func (sqlite) retryable(err error) bool {
+	var e *msqlite.Error
+	return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+}
+
+// postgres: READ COMMITTED with explicit row locks on the products and the
+// merchant a transaction checks, taken in id order to avoid deadlocks;
+// each statement after a lock sees every transaction committed before it.
+type postgres struct{}
+
+func (postgres) name() string { return "postgres" }
+
+func (postgres) open(dsn string) (*sql.DB, *sql.DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	return db, db, nil
+}
+
+func (postgres) isolation(readOnly bool) sql.IsolationLevel {
+	if readOnly {
+		return sql.LevelRepeatableRead // one snapshot for the whole read
+	}
+	return sql.LevelReadCommitted
+}
+
+func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	in, args := inList(1, ids)
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM products WHERE id IN `+in+` ORDER BY id FOR UPDATE`, args...)
+	if err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+func (postgres) lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error {
+	_, err := tx.ExecContext(ctx, `SELECT id FROM merchants WHERE id = $1 FOR UPDATE`, m)
+	return err
+}
+
+func (postgres) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727001)`)
+	return err
+}
+
+func (postgres) retryable(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+}
+
+// inList returns "($n, $n+1, …)" for ids, numbered from first, and the args.
+func inList[T any](first int, ids []T) (string, []any) {
+	var b strings.Builder
+	args := make([]any, len(ids))
+	b.WriteByte('(')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "$%d", first+i)
+		args[i] = id
+	}
+	b.WriteByte(')')
+	return b.String(), args
+}

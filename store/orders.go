@@ -1,0 +1,331 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/allot/allot"
+)
+
+// OrderRow is an order (or a hold) as stored.
+type OrderRow struct {
+	ID              int64
+	ChannelID       int64
+	Channel         string
+	ExternalID      string
+	Kind            allot.OrderKind
+	Payment         allot.Payment
+	State           allot.OrderState
+	Counts          bool
+	NeedsAttention  bool
+	Oversold        bool
+	WarehouseID     int64 // 0: none
+	Warehouse       string
+	ExpiresAt       *time.Time
+	SourceUpdatedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Lines           []OrderLineRow
+}
+
+// OrderLineRow is one line as ordered, with the products it takes.
+type OrderLineRow struct {
+	ProductID int64 // 0 while its listing is not linked
+	SKU       string
+	Bundle    bool
+	Listing   string
+	Quantity  int
+	Shipped   int
+	Cancelled int
+	Units     []Unit
+}
+
+// Open returns the units of the line neither shipped nor cancelled.
+func (l OrderLineRow) Open() int { return l.Quantity - l.Shipped - l.Cancelled }
+
+// Unit is one product a line takes: PerLine of it per unit of the line, and
+// the allocation it consumed (0: none).
+type Unit struct {
+	ProductID    int64
+	SKU          string
+	PerLine      int
+	AllocationID int64
+}
+
+// Public returns the order as the API shows it.
+func (o *OrderRow) Public() allot.Order {
+	out := allot.Order{ID: o.ID, Channel: o.Channel, ExternalID: o.ExternalID, Kind: o.Kind, Payment: o.Payment,
+		State: o.State, Counts: o.Counts, NeedsAttention: o.NeedsAttention, Oversold: o.Oversold,
+		Warehouse: o.Warehouse, ExpiresAt: o.ExpiresAt, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		Lines: make([]allot.OrderLine, len(o.Lines))}
+	for i, l := range o.Lines {
+		ol := allot.OrderLine{SKU: l.SKU, Listing: l.Listing, Quantity: l.Quantity, Shipped: l.Shipped, Cancelled: l.Cancelled}
+		for _, u := range l.Units {
+			if u.AllocationID != 0 {
+				id := u.AllocationID
+				ol.Allocation = &id
+				break
+			}
+		}
+		out.Lines[i] = ol
+	}
+	return out
+}
+
+// InsertOrder stores a new order with its lines and units, and sets o.ID.
+func (tx *Tx) InsertOrder(o *OrderRow) error {
+	now := micros(tx.Now)
+	o.CreatedAt, o.UpdatedAt = tx.Now, tx.Now
+	err := tx.row(`INSERT INTO orders (merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
+		oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id`,
+		tx.M, o.ChannelID, o.ExternalID, string(o.Kind), string(o.Payment), string(o.State), o.Counts, o.NeedsAttention,
+		o.Oversold, nullID(o.WarehouseID), nullTime(o.ExpiresAt), nullTime(o.SourceUpdatedAt), now).Scan(&o.ID)
+	if err != nil {
+		return err
+	}
+	return tx.insertLines(o)
+}
+
+func (tx *Tx) insertLines(o *OrderRow) error {
+	for i, l := range o.Lines {
+		if _, err := tx.exec(`INSERT INTO order_lines (order_id, line_no, product_id, listing, quantity, shipped, cancelled)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, o.ID, i, nullID(l.ProductID), nullString(l.Listing), l.Quantity, l.Shipped, l.Cancelled); err != nil {
+			return err
+		}
+		for _, u := range l.Units {
+			if _, err := tx.exec(`INSERT INTO order_units (order_id, line_no, product_id, per_line, allocation_id) VALUES ($1, $2, $3, $4, $5)`,
+				o.ID, i, u.ProductID, u.PerLine, nullID(u.AllocationID)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// UpdateOrder writes an order's header and, with lines, replaces its lines
+// and units; otherwise it writes each line's shipped and cancelled units.
+func (tx *Tx) UpdateOrder(o *OrderRow, lines bool) error {
+	o.UpdatedAt = tx.Now
+	_, err := tx.exec(`UPDATE orders SET kind = $1, payment = $2, state = $3, counts = $4, needs_attention = $5, oversold = $6,
+		warehouse_id = $7, expires_at = $8, source_updated_at = $9, updated_at = $10, external_id = $11 WHERE id = $12 AND merchant_id = $13`,
+		string(o.Kind), string(o.Payment), string(o.State), o.Counts, o.NeedsAttention, o.Oversold, nullID(o.WarehouseID),
+		nullTime(o.ExpiresAt), nullTime(o.SourceUpdatedAt), micros(tx.Now), o.ExternalID, o.ID, tx.M)
+	if err != nil {
+		return err
+	}
+	if lines {
+		if _, err := tx.exec(`DELETE FROM order_units WHERE order_id = $1`, o.ID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(`DELETE FROM order_lines WHERE order_id = $1`, o.ID); err != nil {
+			return err
+		}
+		return tx.insertLines(o)
+	}
+	for i, l := range o.Lines {
+		if _, err := tx.exec(`UPDATE order_lines SET shipped = $1, cancelled = $2 WHERE order_id = $3 AND line_no = $4`,
+			l.Shipped, l.Cancelled, o.ID, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OrderByKey reads an order by its channel and external id; found is false
+// if there is none.
+func (tx *Tx) OrderByKey(channelID int64, externalID string) (*OrderRow, bool, error) {
+	os, err := tx.orders(`AND o.channel_id = $2 AND o.external_id = $3`, channelID, externalID)
+	if err != nil || len(os) == 0 {
+		return nil, false, err
+	}
+	return os[0], true, nil
+}
+
+// OrderByID reads an order or hold by id; found is false if the merchant
+// has none such.
+func (tx *Tx) OrderByID(id int64) (*OrderRow, bool, error) {
+	os, err := tx.orders(`AND o.id = $2`, id)
+	if err != nil || len(os) == 0 {
+		return nil, false, err
+	}
+	return os[0], true, nil
+}
+
+// OrderFilter selects orders to list.
+type OrderFilter struct {
+	Channel        string
+	NeedsAttention bool
+	Oversold       bool
+	Kind           allot.OrderKind
+	Before         int64 // id: list orders older than it (paging), 0 for newest
+	Limit          int
+}
+
+// Orders lists orders newest first.
+func (tx *Tx) Orders(f OrderFilter) ([]*OrderRow, error) {
+	where := ""
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += " AND " + cond + " $" + itoa(len(args)+1)
+	}
+	if f.Channel != "" {
+		add("c.code =", f.Channel)
+	}
+	if f.NeedsAttention {
+		add("o.needs_attention =", true)
+	}
+	if f.Oversold {
+		add("o.oversold =", true)
+	}
+	if f.Kind != "" {
+		add("o.kind =", string(f.Kind))
+	}
+	if f.Before > 0 {
+		add("o.id <", f.Before)
+	}
+	if f.Limit > 0 {
+		where += " ORDER BY o.id DESC LIMIT " + itoa(f.Limit)
+	}
+	return tx.orders(where, args...)
+}
+
+// ExpiredHolds lists the merchant's live holds whose time ran out.
+func (tx *Tx) ExpiredHolds() ([]int64, error) {
+	return scanIDs(tx.query(`SELECT id FROM orders WHERE kind = 'hold' AND state = 'open' AND expires_at <= $1 AND merchant_id = $2`,
+		micros(tx.Now), tx.M))
+}
+
+// MerchantsWithExpiredHolds lists the merchants with holds to release.
+func (db *DB) MerchantsWithExpiredHolds(ctx context.Context, now time.Time) ([]int64, error) {
+	return scanIDs(db.read.QueryContext(ctx, `SELECT DISTINCT merchant_id FROM orders WHERE kind = 'hold' AND state = 'open'
+		AND expires_at <= $1`, micros(now)))
+}
+
+func (tx *Tx) orders(where string, args ...any) ([]*OrderRow, error) {
+	q := `SELECT o.id, o.channel_id, c.code, o.external_id, o.kind, o.payment, o.state, o.counts, o.needs_attention, o.oversold,
+		COALESCE(o.warehouse_id, 0), COALESCE(w.code, ''), o.expires_at, o.source_updated_at, o.created_at, o.updated_at
+		FROM orders o JOIN channels c ON c.id = o.channel_id LEFT JOIN warehouses w ON w.id = o.warehouse_id
+		WHERE o.merchant_id = $1 ` + where
+	rows, err := tx.query(q, append([]any{tx.M}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*OrderRow
+	index := map[int64]*OrderRow{}
+	for rows.Next() {
+		o := &OrderRow{}
+		var kind, payment, state string
+		var expires, source sql.NullInt64
+		var created, updated int64
+		if err := rows.Scan(&o.ID, &o.ChannelID, &o.Channel, &o.ExternalID, &kind, &payment, &state, &o.Counts, &o.NeedsAttention,
+			&o.Oversold, &o.WarehouseID, &o.Warehouse, &expires, &source, &created, &updated); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		o.Kind, o.Payment, o.State = allot.OrderKind(kind), allot.Payment(payment), allot.OrderState(state)
+		o.ExpiresAt, o.SourceUpdatedAt = timePtr(expires), timePtr(source)
+		o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+		index[o.ID] = o
+		out = append(out, o)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(out))
+	for i, o := range out {
+		ids[i] = o.ID
+	}
+	for _, part := range chunks(ids) {
+		in, args := inList(1, part)
+		rows, err := tx.query(`SELECT l.order_id, l.line_no, COALESCE(l.product_id, 0), COALESCE(p.sku, ''), COALESCE(p.is_bundle, FALSE),
+			COALESCE(l.listing, ''), l.quantity, l.shipped, l.cancelled
+			FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE l.order_id IN `+in+` ORDER BY l.order_id, l.line_no`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var no int
+			var l OrderLineRow
+			if err := rows.Scan(&id, &no, &l.ProductID, &l.SKU, &l.Bundle, &l.Listing, &l.Quantity, &l.Shipped, &l.Cancelled); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			index[id].Lines = append(index[id].Lines, l)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		rows, err = tx.query(`SELECT u.order_id, u.line_no, u.product_id, p.sku, u.per_line, COALESCE(u.allocation_id, 0)
+			FROM order_units u JOIN products p ON p.id = u.product_id WHERE u.order_id IN `+in+` ORDER BY u.order_id, u.line_no, p.sku`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var no int
+			var u Unit
+			if err := rows.Scan(&id, &no, &u.ProductID, &u.SKU, &u.PerLine, &u.AllocationID); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			o := index[id]
+			o.Lines[no].Units = append(o.Lines[no].Units, u)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// OrdersNeedingAttention lists the open orders of a channel waiting for a
+// listing to be linked, oldest first.
+func (tx *Tx) OrdersNeedingAttention(channelID int64) ([]*OrderRow, error) {
+	os, err := tx.orders(`AND o.channel_id = $2 AND o.needs_attention = TRUE ORDER BY o.id`, channelID)
+	return os, err
+}
+
+// OrdersWithTerms lists the open orders of a channel unpaid with payment
+// terms, whose counting follows the channel's count_unpaid setting.
+func (tx *Tx) OrdersWithTerms(channelID int64) ([]*OrderRow, error) {
+	return tx.orders(`AND o.channel_id = $2 AND o.payment = 'terms' AND o.kind <> 'hold' AND o.state IN ('open', 'partially_shipped') ORDER BY o.id`, channelID)
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// LiveHoldUsage sums, per allocation and SKU, the units that live holds
+// consume.
+func (tx *Tx) LiveHoldUsage() (map[int64]map[string]int, error) {
+	rows, err := tx.query(`SELECT u.allocation_id, p.sku, SUM((l.quantity - l.shipped - l.cancelled) * u.per_line)
+		FROM orders o JOIN order_lines l ON l.order_id = o.id
+		JOIN order_units u ON u.order_id = l.order_id AND u.line_no = l.line_no JOIN products p ON p.id = u.product_id
+		WHERE o.merchant_id = $1 AND o.kind = 'hold' AND o.state = 'open' AND o.expires_at > $2 AND u.allocation_id IS NOT NULL
+		GROUP BY u.allocation_id, p.sku`, tx.M, micros(tx.Now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]map[string]int{}
+	for rows.Next() {
+		var id int64
+		var sku string
+		var n int
+		if err := rows.Scan(&id, &sku, &n); err != nil {
+			return nil, err
+		}
+		if out[id] == nil {
+			out[id] = map[string]int{}
+		}
+		out[id][sku] = n
+	}
+	return out, rows.Err()
+}

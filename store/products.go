@@ -1,0 +1,255 @@
+package store
+
+import (
+	"database/sql"
+	"slices"
+
+	"github.com/allot/allot"
+)
+
+// ProductRef is how the store knows a product or a bundle.
+type ProductRef struct {
+	ID     int64
+	SKU    string
+	Bundle bool
+}
+
+// chunk is how many values one IN list holds, well below the engines'
+// limits on parameters.
+const chunk = 500
+
+func chunks[T any](all []T) [][]T {
+	var out [][]T
+	for len(all) > chunk {
+		out = append(out, all[:chunk])
+		all = all[chunk:]
+	}
+	if len(all) > 0 {
+		out = append(out, all)
+	}
+	return out
+}
+
+// ProductRefs looks up products and bundles by SKU; unknown SKUs are absent
+// from the map.
+func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
+	skus = slices.Clone(skus)
+	slices.Sort(skus)
+	skus = slices.Compact(skus)
+	out := make(map[string]ProductRef, len(skus))
+	for _, part := range chunks(skus) {
+		in, args := inList(2, part)
+		rows, err := tx.query(`SELECT id, sku, is_bundle FROM products WHERE merchant_id = $1 AND sku IN `+in,
+			append([]any{tx.M}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r ProductRef
+			if err := rows.Scan(&r.ID, &r.SKU, &r.Bundle); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[r.SKU] = r
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ProductRef looks up one product or bundle; a NotFound error if unknown.
+func (tx *Tx) ProductRef(sku string) (ProductRef, error) {
+	r := ProductRef{SKU: sku}
+	err := tx.row(`SELECT id, is_bundle FROM products WHERE merchant_id = $1 AND sku = $2`, tx.M, sku).Scan(&r.ID, &r.Bundle)
+	if isNoRows(err) {
+		return r, notFound("product", sku)
+	}
+	return r, err
+}
+
+// PutProduct creates or updates a product or, with components (already
+// checked to be products of this merchant), a bundle. A product cannot
+// become a bundle nor the reverse: Conflict.
+func (tx *Tx) PutProduct(p allot.Product, components []ProductRef) (ProductRef, bool, error) {
+	now := micros(tx.Now)
+	bundle := len(p.Components) > 0
+	ref := ProductRef{SKU: p.SKU, Bundle: bundle}
+	var wasBundle bool
+	err := tx.row(`SELECT id, is_bundle FROM products WHERE merchant_id = $1 AND sku = $2`, tx.M, p.SKU).Scan(&ref.ID, &wasBundle)
+	created := isNoRows(err)
+	switch {
+	case created:
+		err = tx.row(`INSERT INTO products (merchant_id, sku, name, barcode, is_bundle, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`, tx.M, p.SKU, p.Name, p.Barcode, bundle, now).Scan(&ref.ID)
+		if err != nil {
+			return ref, false, err
+		}
+	case err != nil:
+		return ref, false, err
+	case wasBundle != bundle:
+		kind := map[bool]string{true: "a bundle", false: "a product"}
+		return ref, false, allot.Errorf(allot.Conflict, "%q is %s; it cannot become %s", p.SKU, kind[wasBundle], kind[bundle])
+	default:
+		if _, err := tx.exec(`UPDATE products SET name = $1, barcode = $2, updated_at = $3 WHERE id = $4`,
+			p.Name, p.Barcode, now, ref.ID); err != nil {
+			return ref, false, err
+		}
+	}
+	if bundle {
+		if _, err := tx.exec(`DELETE FROM bundle_components WHERE bundle_id = $1`, ref.ID); err != nil {
+			return ref, false, err
+		}
+		for i, c := range p.Components {
+			if _, err := tx.exec(`INSERT INTO bundle_components (bundle_id, component_id, quantity, position) VALUES ($1, $2, $3, $4)`,
+				ref.ID, components[i].ID, c.Quantity, i); err != nil {
+				return ref, false, err
+			}
+		}
+	}
+	return ref, created, nil
+}
+
+// Product reads one product or bundle.
+func (tx *Tx) Product(sku string) (allot.Product, error) {
+	ps, err := tx.products(`AND p.sku = $2`, []any{sku}, 1)
+	if err != nil {
+		return allot.Product{}, err
+	}
+	if len(ps) == 0 {
+		return allot.Product{}, notFound("product", sku)
+	}
+	return ps[0], nil
+}
+
+// Products lists products and bundles by SKU, after the given SKU, at most
+// limit of them (0: all).
+func (tx *Tx) Products(after string, limit int) ([]allot.Product, error) {
+	return tx.products(`AND p.sku > $2`, []any{after}, limit)
+}
+
+func (tx *Tx) products(where string, args []any, limit int) ([]allot.Product, error) {
+	q := `SELECT p.id, p.sku, p.name, p.barcode, p.is_bundle FROM products p WHERE p.merchant_id = $1 ` + where + ` ORDER BY p.sku`
+	if limit > 0 {
+		q += ` LIMIT ` + itoa(limit)
+	}
+	rows, err := tx.query(q, append([]any{tx.M}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	var out []allot.Product
+	var bundles []int64
+	index := map[int64]int{}
+	for rows.Next() {
+		var p allot.Product
+		var id int64
+		var bundle bool
+		if err := rows.Scan(&id, &p.SKU, &p.Name, &p.Barcode, &bundle); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if bundle {
+			bundles = append(bundles, id)
+			index[id] = len(out)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	for _, part := range chunks(bundles) {
+		in, args := inList(1, part)
+		rows, err := tx.query(`SELECT b.bundle_id, p.sku, b.quantity FROM bundle_components b JOIN products p ON p.id = b.component_id
+			WHERE b.bundle_id IN `+in+` ORDER BY b.bundle_id, b.position`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var c allot.Component
+			if err := rows.Scan(&id, &c.SKU, &c.Quantity); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[index[id]].Components = append(out[index[id]].Components, c)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Expansion returns, for each bundle among ids, its components as (product
+// id, quantity); products expand to themselves with quantity 1.
+func (tx *Tx) Expansion(refs []ProductRef) (map[int64][]Part, error) {
+	out := make(map[int64][]Part, len(refs))
+	var bundles []int64
+	for _, r := range refs {
+		if r.Bundle {
+			bundles = append(bundles, r.ID)
+		} else {
+			out[r.ID] = []Part{{ProductID: r.ID, SKU: r.SKU, PerLine: 1}}
+		}
+	}
+	for _, part := range chunks(bundles) {
+		in, args := inList(1, part)
+		rows, err := tx.query(`SELECT b.bundle_id, b.component_id, p.sku, b.quantity FROM bundle_components b
+			JOIN products p ON p.id = b.component_id WHERE b.bundle_id IN `+in+` ORDER BY b.bundle_id, b.position`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var p Part
+			if err := rows.Scan(&id, &p.ProductID, &p.SKU, &p.PerLine); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = append(out[id], p)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Part is one product an order line takes: PerLine units for each unit of
+// the line.
+type Part struct {
+	ProductID int64
+	SKU       string
+	PerLine   int
+}
+
+// BundlesOf returns the bundles that contain any of the products.
+func (tx *Tx) BundlesOf(ids []int64) ([]int64, error) {
+	var out []int64
+	for _, part := range chunks(ids) {
+		in, args := inList(1, part)
+		got, err := scanIDs(tx.query(`SELECT DISTINCT bundle_id FROM bundle_components WHERE component_id IN `+in, args...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

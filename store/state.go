@@ -1,0 +1,277 @@
+package store
+
+import (
+	"database/sql"
+	"strconv"
+
+	"github.com/allot/allot"
+	"github.com/allot/allot/engine"
+)
+
+// Snapshot is an engine.State read from the database, with the ids the
+// service needs to write back what it decides.
+type Snapshot struct {
+	*engine.State
+	SKUOf         map[int64]string // product id → SKU
+	ProductOf     map[string]int64 // SKU → product id
+	WarehouseOf   map[string]int64 // warehouse code → id
+	WarehouseCode map[int64]string
+	ChannelOf     map[string]ChannelRow
+}
+
+// Snapshot reads what the allocation rules need to compute the quantities of
+// the given products and bundles (nil: every one) at tx.Now: stock,
+// committed units (live holds included), allocations not yet ended with
+// what they consumed, channels and rules. Bundles bring their components.
+func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
+	st := &engine.State{Now: tx.Now, Channels: map[string]*engine.Channel{}, SKUs: map[string]*engine.SKU{}}
+	s := &Snapshot{State: st, SKUOf: map[int64]string{}, ProductOf: map[string]int64{}, WarehouseOf: map[string]int64{},
+		WarehouseCode: map[int64]string{}, ChannelOf: map[string]ChannelRow{}}
+
+	ws, wids, err := tx.Warehouses()
+	if err != nil {
+		return nil, err
+	}
+	all := make([]string, len(ws))
+	for i, w := range ws {
+		all[i] = w.Code
+		s.WarehouseOf[w.Code] = wids[i]
+		s.WarehouseCode[wids[i]] = w.Code
+	}
+	channels, err := tx.Channels()
+	if err != nil {
+		return nil, err
+	}
+	channelCode := map[int64]string{}
+	for _, c := range channels {
+		ec := &engine.Channel{Code: c.Code, Warehouses: c.Warehouses, Rules: c.Rules}
+		if c.AllWarehouses {
+			ec.Warehouses = all
+		}
+		st.Channels[c.Code] = ec
+		s.ChannelOf[c.Code] = c
+		channelCode[c.ID] = c.Code
+	}
+
+	// The products in scope: those asked for and the components of bundles.
+	scope := func(col string, first int) (string, []any) { return "", nil }
+	if productIDs != nil {
+		ids, err := tx.withComponents(productIDs)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return s, nil
+		}
+		scope = func(col string, first int) (string, []any) {
+			in, args := inList(first, ids)
+			return " AND " + col + " IN " + in, args
+		}
+	}
+	each := func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
+		if col != "" {
+			where, extra := scope(col, len(args)+1)
+			q, args = q+where, append(args, extra...)
+		}
+		for _, s := range suffix {
+			q += s
+		}
+		rows, err := tx.query(q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+
+	err = each(`SELECT id, sku FROM products WHERE merchant_id = $1`, "id", []any{tx.M}, func(r *sql.Rows) error {
+		var id int64
+		var sku string
+		if err := r.Scan(&id, &sku); err != nil {
+			return err
+		}
+		s.SKUOf[id], s.ProductOf[sku] = sku, id
+		st.SKUs[sku] = &engine.SKU{Code: sku, Stock: map[string]engine.Level{}}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = each(`SELECT b.bundle_id, p.sku, b.quantity FROM bundle_components b JOIN products p ON p.id = b.component_id
+		WHERE p.merchant_id = $1`, "b.bundle_id", []any{tx.M}, func(r *sql.Rows) error {
+		var id int64
+		var c allot.Component
+		if err := r.Scan(&id, &c.SKU, &c.Quantity); err != nil {
+			return err
+		}
+		if sku := st.SKUs[s.SKUOf[id]]; sku != nil {
+			sku.Components = append(sku.Components, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = each(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE merchant_id = $1`, "product_id",
+		[]any{tx.M}, func(r *sql.Rows) error {
+			var pid, wid int64
+			var l engine.Level
+			if err := r.Scan(&pid, &wid, &l.InWarehouse, &l.Damaged, &l.Committed); err != nil {
+				return err
+			}
+			if sku := st.SKUs[s.SKUOf[pid]]; sku != nil {
+				sku.Stock[s.WarehouseCode[wid]] = l
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+
+	// Allocations not yet ended, with their lines and usage in scope.
+	byID := map[int64]*engine.Allocation{}
+	err = each(`SELECT id, name, purpose, priority, all_skus_quantity, starts_at, ends_at FROM allocations
+		WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`, "", []any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
+		a := &engine.Allocation{Channels: map[string]allot.Rule{}, Lines: map[string]int{}, Consumed: map[string]int{}}
+		var purpose string
+		var all, starts, ends sql.NullInt64
+		if err := r.Scan(&a.ID, &a.Name, &purpose, &a.Priority, &all, &starts, &ends); err != nil {
+			return err
+		}
+		a.Seq, a.Purpose, a.AllSKUs = a.ID, allot.Purpose(purpose), intPtr(all)
+		a.StartsAt, a.EndsAt = timePtr(starts), timePtr(ends)
+		byID[a.ID] = a
+		st.Allocations = append(st.Allocations, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(byID) > 0 {
+		current := `SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`
+		err = each(`SELECT allocation_id, channel_id, rule FROM allocation_channels WHERE allocation_id IN (`+current+`)`, "",
+			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
+				var id, cid int64
+				var rule string
+				if err := r.Scan(&id, &cid, &rule); err != nil {
+					return err
+				}
+				byID[id].Channels[channelCode[cid]] = allot.Rule(rule)
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		err = each(`SELECT allocation_id, product_id, quantity FROM allocation_lines WHERE allocation_id IN (`+current+`)`, "product_id",
+			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
+				var id, pid int64
+				var q int
+				if err := r.Scan(&id, &pid, &q); err != nil {
+					return err
+				}
+				byID[id].Lines[s.SKUOf[pid]] = q
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		err = each(`SELECT allocation_id, product_id, consumed FROM allocation_usage WHERE allocation_id IN (`+current+`)`, "product_id",
+			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
+				var id, pid int64
+				var q int
+				if err := r.Scan(&id, &pid, &q); err != nil {
+					return err
+				}
+				byID[id].Consumed[s.SKUOf[pid]] += q
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	// Live holds count like orders until they expire; they are summed here
+	// rather than kept in the counters, so that expiry needs no write.
+	err = each(`SELECT u.product_id, COALESCE(o.warehouse_id, 0), COALESCE(u.allocation_id, 0),
+		SUM((l.quantity - l.shipped - l.cancelled) * u.per_line)
+		FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN order_units u ON u.order_id = l.order_id AND u.line_no = l.line_no
+		WHERE o.merchant_id = $1 AND o.kind = 'hold' AND o.state = 'open' AND o.expires_at > $2`, "u.product_id",
+		[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
+			var pid, wid, aid int64
+			var n int
+			if err := r.Scan(&pid, &wid, &aid, &n); err != nil {
+				return err
+			}
+			sku := st.SKUs[s.SKUOf[pid]]
+			if sku == nil {
+				return nil
+			}
+			if wid != 0 {
+				l := sku.Stock[s.WarehouseCode[wid]]
+				l.Committed += n
+				sku.Stock[s.WarehouseCode[wid]] = l
+			}
+			if a := byID[aid]; a != nil {
+				a.Consumed[sku.Code] += n
+			}
+			return nil
+		}, " GROUP BY u.product_id, o.warehouse_id, u.allocation_id")
+	if err != nil {
+		return nil, err
+	}
+
+	err = each(`SELECT r.channel_id, r.product_id, r.percent, r.zero_at, r.max_qty FROM pair_rules r WHERE r.merchant_id = $1`, "r.product_id",
+		[]any{tx.M}, func(r *sql.Rows) error {
+			var cid, pid int64
+			var p, z, m sql.NullInt64
+			if err := r.Scan(&cid, &pid, &p, &z, &m); err != nil {
+				return err
+			}
+			sku := st.SKUs[s.SKUOf[pid]]
+			if sku == nil {
+				return nil
+			}
+			if sku.Rules == nil {
+				sku.Rules = map[string]allot.ChannelRules{}
+			}
+			sku.Rules[channelCode[cid]] = allot.ChannelRules{Percent: intPtr(p), ZeroAt: intPtr(z), Max: intPtr(m)}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// withComponents returns ids with the components of any bundle among them.
+func (tx *Tx) withComponents(ids []int64) ([]int64, error) {
+	seen := make(map[int64]bool, len(ids))
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	for _, part := range chunks(out) {
+		in, args := inList(1, part)
+		comps, err := scanIDs(tx.query(`SELECT component_id FROM bundle_components WHERE bundle_id IN `+in, args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range comps {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Tx is one transaction for one merchant. Its methods are the storage
+// operations of allot; none of them reads another merchant's rows.
+type Tx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	d     dialect
+	M     int64     // the merchant
+	Now   time.Time // the transaction's clock: one instant for all its changes
+	Actor string    // who makes the changes, for the history
+
+	history []historyRow
+	// touched holds the products whose published quantities this
+	// transaction may have changed; touchedAll means every product.
+	touched    map[int64]struct{}
+	touchedAll bool
+}
+
+type historyRow struct {
+	action, sku, channel, summary string
+	detail                        any
+}
+
+func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, q, args...)
+}
+
+func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(tx.ctx, q, args...)
+}
+
+func (tx *Tx) row(q string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, q, args...)
+}
+
+// Context is the context the transaction runs under.
+func (tx *Tx) Context() context.Context { return tx.ctx }
+
+// Record adds an entry to the audit history, written with the transaction.
+// sku and channel may be empty; detail is stored as JSON.
+func (tx *Tx) Record(action, sku, channel, summary string, detail any) {
+	tx.history = append(tx.history, historyRow{action, sku, channel, summary, detail})
+}
+
+// Touch notes that the published quantities of these products may have
+// changed.
+func (tx *Tx) Touch(ids ...int64) {
+	if tx.touched == nil {
+		tx.touched = make(map[int64]struct{})
+	}
+	for _, id := range ids {
+		tx.touched[id] = struct{}{}
+	}
+}
+
+// TouchAll notes that any product's published quantity may have changed.
+func (tx *Tx) TouchAll() { tx.touchedAll = true }
+
+// Touched returns the products touched so far, ascending, and whether all were.
+func (tx *Tx) Touched() ([]int64, bool) {
+	ids := make([]int64, 0, len(tx.touched))
+	for id := range tx.touched {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, tx.touchedAll
+}
+
+// LockProducts serialises this transaction with every other that checks or
+// changes these products' quantities (see dialect.lockProducts).
+func (tx *Tx) LockProducts(ids []int64) error {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	return tx.d.lockProducts(tx.ctx, tx.tx, ids)
+}
+
+// LockMerchant serialises this transaction with every other that locks the
+// merchant: allocation changes, whose conflict check must see them all.
+func (tx *Tx) LockMerchant() error { return tx.d.lockMerchant(tx.ctx, tx.tx, tx.M) }
+
+// flush writes what the transaction gathered: its history.
+func (tx *Tx) flush() error {
+	for _, h := range tx.history {
+		detail := []byte("{}")
+		if h.detail != nil {
+			var err error
+			if detail, err = json.Marshal(h.detail); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.exec(`INSERT INTO history (merchant_id, at, actor, action, sku, channel, summary, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			tx.M, micros(tx.Now), tx.Actor, h.action, nullString(h.sku), nullString(h.channel), h.summary, string(detail)); err != nil {
+			return err
+		}
+	}
+	tx.history = nil
+	return nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
