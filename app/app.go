@@ -1,0 +1,186 @@
+// Package app assembles allot's server from its packages: the store, the
+// service, the JSON API and the background loops. `allot serve`, `allot
+// demo` and the end-to-end tests all run it, the tests on 127.0.0.1:0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/allot/allot/httpapi"
+	"github.com/allot/allot/service"
+	"github.com/allot/allot/store"
+)
+
+// Config is what a server needs to start.
+type Config struct {
+	Addr string // host:port to listen on; port 0 picks a free one
+	DB   string // SQLite path or postgres:// URL
+	// BootstrapToken is the token of the merchant "default" created on a
+	// database with no merchant; empty means a generated one, printed once.
+	BootstrapToken string
+	Log            *slog.Logger
+	// Out receives what the operator must see once (a generated token).
+	Out io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ConfigFromEnv fills a Config's unset fields from ALLOT_ADDR, ALLOT_DB and
+// ALLOT_BOOTSTRAP_TOKEN, then from the defaults.
+func ConfigFromEnv(c Config) Config {
+	if c.Addr == "" {
+		c.Addr = os.Getenv("ALLOT_ADDR")
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DB == "" {
+		c.DB = os.Getenv("ALLOT_DB")
+	}
+	if c.DB == "" {
+		c.DB = "./allot.db"
+	}
+	if c.BootstrapToken == "" {
+		c.BootstrapToken = os.Getenv("ALLOT_BOOTSTRAP_TOKEN")
+	}
+	return c
+}
+
+// Server is a running allot.
+type Server struct {
+	Config  Config
+	DB      *store.DB
+	Service *service.Service
+	API     *httpapi.Server
+
+	listener net.Listener
+	http     *http.Server
+	cancel   context.CancelFunc
+	loops    sync.WaitGroup
+}
+
+// Start opens and migrates the database, creates the first merchant if
+// there is none, and starts serving.
+func Start(ctx context.Context, c Config) (*Server, error) {
+	c = ConfigFromEnv(c)
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+	db, err := store.Open(ctx, c.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc := service.New(db)
+	if c.Now != nil {
+		svc.Now = c.Now
+	}
+	s := &Server{Config: c, DB: db, Service: svc}
+	if err := s.bootstrap(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.API = httpapi.New(svc, c.Log)
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.listener = ln
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.loops.Add(2)
+	go func() {
+		defer s.loops.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.Log.Error("serve", "err", err)
+		}
+	}()
+	go func() {
+		defer s.loops.Done()
+		s.expireHolds(loopCtx)
+	}()
+	c.Log.Info("allot serving", "url", s.URL(), "db", db.Engine())
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", s.API)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.DB.Version(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "allot: the JSON API is under /v1; its OpenAPI document is at /v1/openapi.json")
+	})
+	return mux
+}
+
+// URL is where the server listens, as http://host:port.
+func (s *Server) URL() string { return "http://" + s.listener.Addr().String() }
+
+// bootstrap creates the merchant "default" on a database with none.
+func (s *Server) bootstrap(ctx context.Context) error {
+	n, err := s.DB.Merchants(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	_, token, err := s.Service.CreateMerchant(ctx, "default", "Default merchant", s.Config.BootstrapToken)
+	if err != nil {
+		return fmt.Errorf("create the first merchant: %w", err)
+	}
+	if s.Config.BootstrapToken == "" {
+		fmt.Fprintf(s.Config.Out, "Created merchant \"default\". Its API token, shown this once:\n\n    %s\n\n", token)
+	}
+	return nil
+}
+
+// expireHolds ends holds whose time ran out, every second. Their units
+// stopped counting already; this records it.
+func (s *Server) expireHolds(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Service.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
+				s.Config.Log.Error("expire holds", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops serving, letting requests in flight finish, then closes the
+// database.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	s.cancel()
+	s.loops.Wait()
+	return errors.Join(err, s.DB.Close())
+}
