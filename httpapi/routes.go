@@ -195,8 +195,8 @@ func (s *Server) listStock(w http.ResponseWriter, r *http.Request, who service.A
 }
 
 type stockBody struct {
-	InWarehouse int       `json:"in_warehouse"`
-	Damaged     int       `json:"damaged"`
+	InWarehouse int        `json:"in_warehouse"`
+	Damaged     int        `json:"damaged"`
 	AsOf        *time.Time `json:"as_of"`
 }
 
@@ -236,7 +236,7 @@ func (s *Server) listInbounds(w http.ResponseWriter, r *http.Request, who servic
 
 type inboundBody struct {
 	Warehouse  string       `json:"warehouse"`
-	ExpectedAt *time.Time    `json:"expected_at"`
+	ExpectedAt *time.Time   `json:"expected_at"`
 	Lines      []allot.Line `json:"lines"`
 }
 

@@ -20,12 +20,12 @@ type HoldParams struct {
 
 // Hold is a live or ended hold.
 type Hold struct {
-	ID        int64            `json:"id"`
-	Channel   string           `json:"channel"`
-	State     string           `json:"state"` // live, confirmed, released, expired
-	Lines     []allot.Line     `json:"lines"`
-	ExpiresAt time.Time        `json:"expires_at"`
-	Order     *allot.Order     `json:"order,omitempty"`
+	ID        int64             `json:"id"`
+	Channel   string            `json:"channel"`
+	State     string            `json:"state"` // live, confirmed, released, expired
+	Lines     []allot.Line      `json:"lines"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	Order     *allot.Order      `json:"order,omitempty"`
 	Shortfall []allot.Shortfall `json:"-"`
 }
 
