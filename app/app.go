@@ -24,9 +24,11 @@ import (
 type Config struct {
 	Addr string // host:port to listen on; port 0 picks a free one
 	DB   string // SQLite path or postgres:// URL
-	// BootstrapToken is the token of the merchant "default" created on a
-	// database with no merchant; empty means a generated one, printed once.
+	// BootstrapToken is the token of the merchant created on a database
+	// with no merchant; empty means a generated one, printed once.
 	BootstrapToken string
+	// BootstrapCode is that merchant's code; empty means "default".
+	BootstrapCode string
 	Log            *slog.Logger
 	// Out receives what the operator must see once (a generated token).
 	Out io.Writer
@@ -147,12 +149,16 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	_, token, err := s.Service.CreateMerchant(ctx, "default", "Default merchant", s.Config.BootstrapToken)
+	code := s.Config.BootstrapCode
+	if code == "" {
+		code = "default"
+	}
+	_, token, err := s.Service.CreateMerchant(ctx, code, code, s.Config.BootstrapToken)
 	if err != nil {
 		return fmt.Errorf("create the first merchant: %w", err)
 	}
 	if s.Config.BootstrapToken == "" {
-		fmt.Fprintf(s.Config.Out, "Created merchant \"default\". Its API token, shown this once:\n\n    %s\n\n", token)
+		fmt.Fprintf(s.Config.Out, "Created merchant %q. Its API token, shown this once:\n\n    %s\n\n", code, token)
 	}
 	return nil
 }

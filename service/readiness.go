@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/allot/allot"
@@ -213,7 +214,7 @@ func inventorySynchronised(tx *store.Tx, warehouseIDs []int64, snap *store.Snaps
 			}
 		}
 	}
-	ch.Detail = fmt.Sprint(parts)
+	ch.Detail = strings.Join(parts, "; ")
 	return ch, nil
 }
 
