@@ -29,7 +29,7 @@ type Config struct {
 	BootstrapToken string
 	// BootstrapCode is that merchant's code; empty means "default".
 	BootstrapCode string
-	Log            *slog.Logger
+	Log           *slog.Logger
 	// Out receives what the operator must see once (a generated token).
 	Out io.Writer
 	// Now is the clock; nil means time.Now.
