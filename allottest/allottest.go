@@ -5,12 +5,19 @@ package allottest
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create test schemas
 
 	"github.com/allot/allot/app"
 	"github.com/allot/allot/client"
@@ -45,7 +52,67 @@ func (c *Clock) Advance(d time.Duration) {
 // Options change a test server.
 type Options struct {
 	Clock *Clock // nil: the real clock
-	DB    string // nil: a fresh SQLite file in the test's temporary folder
+	DB    string // "": a fresh SQLite file in the test's temporary folder
+}
+
+// PostgresEnv names the variable that holds the URL of the PostgreSQL
+// server the tests may use, such as
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable. Unset, the
+// tests run on SQLite alone.
+const PostgresEnv = "ALLOT_TEST_POSTGRES"
+
+// Engines returns the engines the storage tests run on: SQLite always,
+// PostgreSQL when PostgresEnv is set.
+func Engines() []string {
+	if os.Getenv(PostgresEnv) != "" {
+		return []string{"sqlite", "postgres"}
+	}
+	return []string{"sqlite"}
+}
+
+// Each runs fn as a subtest on every engine of Engines, each with a fresh
+// database in opt.DB.
+func Each(t *testing.T, fn func(t *testing.T, opt Options)) {
+	t.Helper()
+	for _, engine := range Engines() {
+		t.Run(engine, func(t *testing.T) {
+			fn(t, Options{DB: Database(t, engine)})
+		})
+	}
+}
+
+// Database returns a fresh, empty database of the engine for t: a SQLite
+// file in its temporary folder, or a PostgreSQL schema of its own on the
+// server of PostgresEnv, dropped when t ends.
+func Database(t testing.TB, engine string) string {
+	t.Helper()
+	if engine == "sqlite" {
+		return filepath.Join(t.TempDir(), "allot.db")
+	}
+	url := os.Getenv(PostgresEnv)
+	if url == "" {
+		t.Fatalf("%s is not set: no PostgreSQL to test on", PostgresEnv)
+	}
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "allot_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		admin.Close()
+		t.Fatalf("create schema on %s: %v", PostgresEnv, err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "search_path=" + schema
 }
 
 // Server starts a server for t and returns it with a client of its
