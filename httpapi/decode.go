@@ -20,8 +20,10 @@ const MaxBody = 1 << 20
 
 // decode reads a JSON body into v, strictly: unknown fields, wrong types,
 // trailing data and oversized bodies are refused with an error that names
-// the field, as "lines[2].quantity".
-func decode(r *http.Request, v any) error {
+// the field, as "lines[2].quantity". Each of required, as
+// "lines[].quantity", names a key that must be present wherever its parent
+// is: a quantity left out is refused, not taken for 0.
+func decode(r *http.Request, v any, required ...string) error {
 	body, err := readBody(r, MaxBody)
 	if err != nil {
 		return err
@@ -29,16 +31,72 @@ func decode(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return allot.FieldError("body", "a JSON object is required")
 	}
-	return decodeBytes(body, v)
+	if err := decodeBytes(body, v); err != nil {
+		return err
+	}
+	return requireKeys(body, required)
 }
 
 // decodeOptional is decode for bodies that may be empty.
-func decodeOptional(r *http.Request, v any) (bool, error) {
+func decodeOptional(r *http.Request, v any, required ...string) (bool, error) {
 	body, err := readBody(r, MaxBody)
 	if err != nil || len(bytes.TrimSpace(body)) == 0 {
 		return false, err
 	}
-	return true, decodeBytes(body, v)
+	if err := decodeBytes(body, v); err != nil {
+		return true, err
+	}
+	return true, requireKeys(body, required)
+}
+
+// requireKeys checks that body, already decoded, has each key of required
+// wherever its parent is: "lines[].quantity" in every object of lines,
+// "all_skus.quantity" in all_skus when it is an object.
+func requireKeys(body []byte, required []string) error {
+	if len(required) == 0 {
+		return nil
+	}
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil // decodeBytes took it: nothing to check
+	}
+	for _, pattern := range required {
+		if field := missingKey(doc, "", strings.Split(pattern, ".")); field != "" {
+			return allot.FieldError(field, "is required")
+		}
+	}
+	return nil
+}
+
+// missingKey returns the path of the first place where the key that ends
+// segments is missing, under v at path.
+func missingKey(v any, path string, segments []string) string {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	seg, each := strings.CutSuffix(segments[0], "[]")
+	p := seg
+	if path != "" {
+		p = path + "." + seg
+	}
+	child, present := obj[seg]
+	if len(segments) == 1 {
+		if !present {
+			return p
+		}
+		return ""
+	}
+	if !each {
+		return missingKey(child, p, segments[1:])
+	}
+	list, _ := child.([]any)
+	for i, item := range list {
+		if field := missingKey(item, fmt.Sprintf("%s[%d]", p, i), segments[1:]); field != "" {
+			return field
+		}
+	}
+	return ""
 }
 
 func readBody(r *http.Request, limit int64) ([]byte, error) {
@@ -56,7 +114,7 @@ func decodeBytes(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(body, err)
+		return jsonError(body, reflect.TypeOf(v), err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return allot.FieldError("body", "holds more than one JSON value")
@@ -64,8 +122,9 @@ func decodeBytes(body []byte, v any) error {
 	return nil
 }
 
-// jsonError turns a decoding error into an Invalid error naming the field.
-func jsonError(body []byte, err error) error {
+// jsonError turns a decoding error of body into v's type t into an
+// Invalid error naming the field.
+func jsonError(body []byte, t reflect.Type, err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var parse *time.ParseError
@@ -75,7 +134,7 @@ func jsonError(body []byte, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return allot.FieldError("body", "is not valid JSON: it ends too early")
 	case errors.As(err, &typ):
-		field := locate(body, func(_ string, end int64, _ json.Token) bool { return end == typ.Offset })
+		field := locate(body, t, misfit)
 		if field == "" {
 			field = typ.Field
 		}
@@ -83,13 +142,14 @@ func jsonError(body []byte, err error) error {
 			return allot.FieldError("body", "must be a JSON object, not %s", typ.Value)
 		}
 		return allot.FieldError(field, "must be %s, not %s", kindOf(typ.Type), typ.Value)
-	case errors.As(err, &parse):
-		field := locate(body, func(_ string, _ int64, t json.Token) bool { s, ok := t.(string); return ok && s == parse.Value })
-		return allot.FieldError(orBody(field), "must be a time like 2026-11-26T09:00:00Z (RFC 3339), not %q", parse.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		field := locate(body, func(key string, _ int64, t json.Token) bool { return t == nil && key == name })
-		return allot.FieldError(orBody(field), "is not a field allot knows")
+		return allot.FieldError(orBody(locate(body, t, unknown)), "is not a field allot knows")
+	case errors.As(err, &parse):
+		return allot.FieldError(orBody(locate(body, t, badTime)), "must be a time like 2026-11-26T09:00:00Z (RFC 3339), not %q", parse.Value)
+	}
+	if field := locate(body, t, badTime); field != "" {
+		// time.Time refuses what is not a JSON string with an error of its own.
+		return allot.FieldError(field, "must be a time like 2026-11-26T09:00:00Z (RFC 3339), as a string")
 	}
 	return allot.FieldError("body", "is not valid: %v", err)
 }
@@ -115,7 +175,7 @@ func kindOf(t reflect.Type) string {
 	case reflect.Slice:
 		return "an array"
 	case reflect.Struct, reflect.Map:
-		if t == reflect.TypeOf(time.Time{}) {
+		if t == timeType {
 			return "a time like 2026-11-26T09:00:00Z"
 		}
 		return "an object"
@@ -123,87 +183,174 @@ func kindOf(t reflect.Type) string {
 	return "of type " + t.String()
 }
 
-// locate walks the JSON tokens of body and returns the path, as
-// "lines[0].sku", of the first one match accepts: for keys, match gets the
-// key and a nil token; for scalar values, the path's last key, the offset
-// just after the value, and the token.
-func locate(body []byte, match func(key string, end int64, t json.Token) bool) string {
-	var stack []*frame
+// What locate looks for.
+type fault int
+
+const (
+	unknown fault = iota // a key the Go type has no field for
+	misfit               // a value that does not fit its Go type
+	badTime              // a value of a time field that is no RFC 3339 string
+)
+
+var (
+	timeType        = reflect.TypeOf(time.Time{})
+	unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
+)
+
+// locate walks body along the Go type t, as encoding/json decodes it, and
+// returns the path, as "lines[0].sku", of the first fault of the kind
+// asked for; "" if there is none. The decoder reports the first fault of
+// a body in document order, and so does this walk.
+func locate(body []byte, t reflect.Type, want fault) string {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	for {
-		t, err := dec.Token()
-		if err != nil {
-			return ""
+	path, _ := walk(dec, t, "", want)
+	return path
+}
+
+// walk reads one value from dec, of Go type t (nil: not known, not
+// checked), at path. It returns the path of a fault and true, or true alone
+// when the body ends early.
+func walk(dec *json.Decoder, t reflect.Type, path string, want fault) (string, bool) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", true
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	isTime := t == timeType
+	if t != nil && (t.Kind() == reflect.Interface || (!isTime && reflect.PointerTo(t).Implements(unmarshalerType))) {
+		t = nil // decodes itself: not checked
+	}
+	switch tok {
+	case json.Delim('{'):
+		if t != nil && !(t.Kind() == reflect.Struct && !isTime) && t.Kind() != reflect.Map {
+			if want == misfit || (want == badTime && isTime) {
+				return path, true
+			}
+			t = nil
 		}
-		if n := len(stack); n > 0 && !stack[n-1].array && stack[n-1].wantKey {
-			top := stack[n-1]
-			if t == json.Delim('}') {
-				stack = pop(stack)
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return "", true
+			}
+			key, _ := k.(string)
+			p := key
+			if path != "" {
+				p = path + "." + key
+			}
+			var ft reflect.Type
+			switch {
+			case t == nil:
+			case t.Kind() == reflect.Map:
+				ft = t.Elem()
+			default:
+				var ok bool
+				if ft, ok = fieldOf(t, key); !ok && want == unknown {
+					return p, true
+				}
+			}
+			if found, stop := walk(dec, ft, p, want); stop {
+				return found, true
+			}
+		}
+		_, err := dec.Token()
+		return "", err != nil
+	case json.Delim('['):
+		var elem reflect.Type
+		switch {
+		case t == nil:
+		case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+			elem = t.Elem()
+		case want == misfit || (want == badTime && isTime):
+			return path, true
+		}
+		for i := 0; dec.More(); i++ {
+			if found, stop := walk(dec, elem, fmt.Sprintf("%s[%d]", path, i), want); stop {
+				return found, true
+			}
+		}
+		_, err := dec.Token()
+		return "", err != nil
+	}
+	if t == nil || tok == nil || want == unknown || (want == badTime && !isTime) {
+		return "", false
+	}
+	if !fits(t, tok) {
+		return path, true
+	}
+	return "", false
+}
+
+// fits reports whether a scalar token decodes into t.
+func fits(t reflect.Type, tok json.Token) bool {
+	switch v := tok.(type) {
+	case bool:
+		return t.Kind() == reflect.Bool
+	case string:
+		if t == timeType {
+			raw, _ := json.Marshal(v)
+			return new(time.Time).UnmarshalJSON(raw) == nil
+		}
+		return t.Kind() == reflect.String
+	case json.Number:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			_, err := strconv.ParseInt(string(v), 10, t.Bits())
+			return err == nil
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			_, err := strconv.ParseUint(string(v), 10, t.Bits())
+			return err == nil
+		case reflect.Float32, reflect.Float64:
+			return true
+		}
+	}
+	return false
+}
+
+// fieldOf finds the field of struct t that encoding/json decodes key
+// into: the exact name first, then one equal but for case.
+func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
+	var fold reflect.Type
+	var walkFields func(t reflect.Type) reflect.Type
+	walkFields = func(t reflect.Type) reflect.Type {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
 				continue
 			}
-			top.key, top.wantKey = fmt.Sprint(t), false
-			if match(top.key, 0, nil) {
-				return pathOf(stack)
+			if f.Anonymous && name == "" {
+				et := f.Type
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if et.Kind() == reflect.Struct {
+					if found := walkFields(et); found != nil {
+						return found
+					}
+					continue
+				}
 			}
-			continue
-		}
-		switch t {
-		case json.Delim('{'):
-			stack = append(stack, &frame{wantKey: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{array: true})
-		case json.Delim('}'), json.Delim(']'):
-			stack = pop(stack)
-		default:
-			key := ""
-			if n := len(stack); n > 0 {
-				key = stack[n-1].key
+			if !f.IsExported() {
+				continue
 			}
-			if match(key, dec.InputOffset(), t) {
-				return pathOf(stack)
+			if name == "" {
+				name = f.Name
 			}
-			next(stack)
+			if name == key {
+				return f.Type
+			}
+			if fold == nil && strings.EqualFold(name, key) {
+				fold = f.Type
+			}
 		}
+		return nil
 	}
-}
-
-// frame is one open object or array in locate's walk.
-type frame struct {
-	array   bool
-	index   int    // arrays: the index of the next value
-	key     string // objects: the key of the current value
-	wantKey bool   // objects: the next token is a key
-}
-
-// next moves past a value in the innermost container.
-func next(stack []*frame) {
-	if n := len(stack); n > 0 {
-		if top := stack[n-1]; top.array {
-			top.index++
-		} else {
-			top.wantKey = true
-		}
+	if found := walkFields(t); found != nil {
+		return found, true
 	}
-}
-
-func pop(stack []*frame) []*frame {
-	stack = stack[:len(stack)-1]
-	next(stack)
-	return stack
-}
-
-func pathOf(stack []*frame) string {
-	var b strings.Builder
-	for _, f := range stack {
-		if f.array {
-			fmt.Fprintf(&b, "[%d]", f.index)
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(f.key)
-	}
-	return b.String()
+	return fold, fold != nil
 }

@@ -30,7 +30,7 @@ func (s *Server) listAllocations(w http.ResponseWriter, r *http.Request, who ser
 
 func (s *Server) createAllocation(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	var p service.AllocationParams
-	if err := decode(r, &p); err != nil {
+	if err := decode(r, &p, "lines[].quantity", "all_skus.quantity"); err != nil {
 		return err
 	}
 	a, err := s.svc.CreateAllocation(r.Context(), who, p)
@@ -60,7 +60,7 @@ func (s *Server) patchAllocation(w http.ResponseWriter, r *http.Request, who ser
 		return err
 	}
 	var p service.AllocationPatch
-	if err := decode(r, &p); err != nil {
+	if err := decode(r, &p, "lines[].quantity", "all_skus.quantity"); err != nil {
 		return err
 	}
 	a, err := s.svc.PatchAllocation(r.Context(), who, id, p)
@@ -86,7 +86,7 @@ func (s *Server) endAllocation(w http.ResponseWriter, r *http.Request, who servi
 
 func (s *Server) createBuffer(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	var p service.BufferParams
-	if err := decode(r, &p); err != nil {
+	if err := decode(r, &p, "lines[].quantity", "all_skus.quantity"); err != nil {
 		return err
 	}
 	a, err := s.svc.CreateBuffer(r.Context(), who, p)
@@ -137,7 +137,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, who service.
 
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	var p service.OrderParams
-	if err := decode(r, &p); err != nil {
+	if err := decode(r, &p, "lines[].quantity"); err != nil {
 		return err
 	}
 	o, isNew, err := s.svc.PlaceOrder(r.Context(), who, p)
@@ -150,7 +150,7 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request, who service.
 
 func (s *Server) importOrder(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	var p service.OrderParams
-	if err := decode(r, &p); err != nil {
+	if err := decode(r, &p, "lines[].quantity"); err != nil {
 		return err
 	}
 	o, isNew, err := s.svc.ImportOrder(r.Context(), who, p)
@@ -185,7 +185,7 @@ func (s *Server) shipOrder(w http.ResponseWriter, r *http.Request, who service.A
 func (s *Server) progressOrder(w http.ResponseWriter, r *http.Request, who service.Actor,
 	do func(ctx context.Context, who service.Actor, channel, externalID string, lines []allot.Line) (allot.Order, error)) error {
 	var b linesBody
-	given, err := decodeOptional(r, &b)
+	given, err := decodeOptional(r, &b, "lines[].quantity")
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (s *Server) reprocessOrder(w http.ResponseWriter, r *http.Request, who serv
 
 func (s *Server) createHold(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	var p service.HoldParams
-	if err := decode(r, &p); err != nil {
+	if err := decode(r, &p, "lines[].quantity"); err != nil {
 		return err
 	}
 	h, err := s.svc.CreateHold(r.Context(), who, p)

@@ -132,7 +132,7 @@ type bundleBody struct {
 
 func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	var b bundleBody
-	if err := decode(r, &b); err != nil {
+	if err := decode(r, &b, "components[].quantity"); err != nil {
 		return err
 	}
 	if b.Components == nil {
@@ -195,7 +195,9 @@ func (s *Server) listStock(w http.ResponseWriter, r *http.Request, who service.A
 }
 
 type stockBody struct {
-	InWarehouse int        `json:"in_warehouse"`
+	// InWarehouse is required: a report that forgot it must not set the
+	// stock to 0.
+	InWarehouse *int       `json:"in_warehouse"`
 	Damaged     int        `json:"damaged"`
 	AsOf        *time.Time `json:"as_of"`
 }
@@ -205,7 +207,10 @@ func (s *Server) reportStock(w http.ResponseWriter, r *http.Request, who service
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	rep := allot.StockReport{Warehouse: r.PathValue("warehouse"), SKU: r.PathValue("sku"), InWarehouse: b.InWarehouse, Damaged: b.Damaged}
+	if b.InWarehouse == nil {
+		return allot.FieldError("in_warehouse", "is required: the units physically in the warehouse")
+	}
+	rep := allot.StockReport{Warehouse: r.PathValue("warehouse"), SKU: r.PathValue("sku"), InWarehouse: *b.InWarehouse, Damaged: b.Damaged}
 	if b.AsOf != nil {
 		rep.AsOf = *b.AsOf
 	}
@@ -242,7 +247,7 @@ type inboundBody struct {
 
 func (s *Server) createInbound(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	var b inboundBody
-	if err := decode(r, &b); err != nil {
+	if err := decode(r, &b, "lines[].quantity"); err != nil {
 		return err
 	}
 	in := allot.Inbound{Warehouse: b.Warehouse, Lines: b.Lines}
@@ -273,6 +278,12 @@ func (s *Server) getInbound(w http.ResponseWriter, r *http.Request, who service.
 func (s *Server) receiveInbound(w http.ResponseWriter, r *http.Request, who service.Actor) error {
 	id, err := pathID(r, "id")
 	if err != nil {
+		return err
+	}
+	// A shipment is received whole: a body (lines for part of it, say) is
+	// refused rather than ignored.
+	var none struct{}
+	if _, err := decodeOptional(r, &none); err != nil {
 		return err
 	}
 	in, err := s.svc.ReceiveInbound(r.Context(), who, id)
@@ -340,12 +351,19 @@ func (s *Server) listListings(w http.ResponseWriter, r *http.Request, who servic
 	return nil
 }
 
+type listingBody struct {
+	SKU     string `json:"sku"`
+	Enabled *bool  `json:"enabled"`
+}
+
 func (s *Server) putListing(w http.ResponseWriter, r *http.Request, who service.Actor) error {
-	var p service.ListingParams
-	if err := decode(r, &p); err != nil {
+	// The channel and external id come from the path alone: a body that
+	// names them is refused rather than silently overruled.
+	var b listingBody
+	if err := decode(r, &b); err != nil {
 		return err
 	}
-	p.Channel, p.ExternalID = r.PathValue("code"), r.PathValue("external_id")
+	p := service.ListingParams{Channel: r.PathValue("code"), ExternalID: r.PathValue("external_id"), SKU: b.SKU, Enabled: b.Enabled}
 	l, err := s.svc.PutListing(r.Context(), who, p)
 	if err != nil {
 		return err

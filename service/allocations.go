@@ -522,10 +522,16 @@ func (s *Service) CreateStop(ctx context.Context, who Actor, p StopParams) (allo
 	err := s.write(ctx, who, func(tx *store.Tx) error {
 		id, err := createAllocation(tx, ap, "")
 		if err != nil {
-			// Name the request's own fields: skus[i], not lines[i].sku.
-			if e, ok := err.(*allot.Error); ok && strings.HasPrefix(e.Field, "lines[") {
+			// Name the request's own fields: skus[i], not lines[i].sku, and
+			// channels[i], not channels[i].channel.
+			if e, ok := err.(*allot.Error); ok {
 				c := *e
-				c.Field = "skus[" + strings.TrimPrefix(strings.TrimSuffix(e.Field, "].sku"), "lines[") + "]"
+				switch {
+				case strings.HasPrefix(e.Field, "lines[") && strings.HasSuffix(e.Field, "].sku"):
+					c.Field = "skus[" + strings.TrimPrefix(strings.TrimSuffix(e.Field, "].sku"), "lines[") + "]"
+				case strings.HasPrefix(e.Field, "channels[") && strings.HasSuffix(e.Field, "].channel"):
+					c.Field = strings.TrimSuffix(e.Field, ".channel")
+				}
 				return &c
 			}
 			return err

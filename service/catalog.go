@@ -164,6 +164,7 @@ type StockResult struct {
 // ReportStock applies a warehouse's stock report, unless it is older than
 // the newest report, shipment or receipt already applied to that SKU and
 // warehouse: then it is ignored, since it would bring back units that left.
+// An unknown SKU or warehouse is NotFound, naming the field.
 func (s *Service) ReportStock(ctx context.Context, who Actor, r allot.StockReport) (StockResult, error) {
 	var res StockResult
 	err := s.write(ctx, who, func(tx *store.Tx) error {
@@ -205,14 +206,14 @@ func reportStock(tx *store.Tx, r allot.StockReport, prefix string) (StockResult,
 	}
 	ref, err := tx.ProductRef(r.SKU)
 	if err != nil {
-		return StockResult{}, ifMissing(err, prefix+"sku", "unknown SKU %q", r.SKU)
+		return StockResult{}, ifMissingAt(err, prefix, "sku", "unknown SKU %q", r.SKU)
 	}
 	if ref.Bundle {
 		return StockResult{}, allot.FieldError(prefix+"sku", "%q is a bundle; bundles have no stock of their own", r.SKU)
 	}
 	wid, err := tx.WarehouseID(r.Warehouse)
 	if err != nil {
-		return StockResult{}, ifMissing(err, prefix+"warehouse", "unknown warehouse %q", r.Warehouse)
+		return StockResult{}, ifMissingAt(err, prefix, "warehouse", "unknown warehouse %q", r.Warehouse)
 	}
 	if err := tx.LockProducts([]int64{ref.ID}); err != nil {
 		return StockResult{}, err

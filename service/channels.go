@@ -267,7 +267,8 @@ type ListingParams struct {
 }
 
 // PutListing links a listing to a product or bundle (or unlinks it), then
-// reprocesses the channel's orders that waited for it.
+// reprocesses the channel's orders that waited for it. An unknown channel
+// is NotFound; an unknown SKU is Invalid.
 func (s *Service) PutListing(ctx context.Context, who Actor, p ListingParams) (allot.Listing, error) {
 	var out allot.Listing
 	err := s.write(ctx, who, func(tx *store.Tx) error {
@@ -285,7 +286,7 @@ func putListing(tx *store.Tx, p ListingParams, prefix string) (allot.Listing, er
 	enabled := p.Enabled == nil || *p.Enabled
 	c, err := tx.Channel(p.Channel)
 	if err != nil {
-		return allot.Listing{}, ifMissing(err, prefix+"channel", "unknown channel %q", p.Channel)
+		return allot.Listing{}, ifMissingAt(err, prefix, "channel", "unknown channel %q", p.Channel)
 	}
 	var pid *int64
 	if p.SKU != "" {

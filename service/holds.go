@@ -63,7 +63,8 @@ func (s *Service) CreateHold(ctx context.Context, who Actor, p HoldParams) (Hold
 	if err := checkLines(p.Lines, true, 1); err != nil {
 		return Hold{}, err
 	}
-	if p.TTLSeconds < 1 || time.Duration(p.TTLSeconds)*time.Second > MaxTTL {
+	// Compared in seconds: a huge ttl_seconds would overflow a Duration.
+	if p.TTLSeconds < 1 || int64(p.TTLSeconds) > int64(MaxTTL/time.Second) {
 		return Hold{}, allot.FieldError("ttl_seconds", "must be between 1 and %d seconds, not %d", int(MaxTTL.Seconds()), p.TTLSeconds)
 	}
 	var out Hold

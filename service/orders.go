@@ -41,8 +41,11 @@ func checkOrder(p *OrderParams, kind allot.OrderKind) error {
 	default:
 		return allot.FieldError("payment", "must be paid, terms or unpaid; not %q", p.Payment)
 	}
-	if kind != allot.Imported && (p.Cancelled || p.UpdatedAt != nil) {
-		return allot.FieldError("cancelled", "only an imported order may say it was cancelled or give updated_at")
+	if kind != allot.Imported && p.Cancelled {
+		return allot.FieldError("cancelled", "only an imported order may say it was cancelled")
+	}
+	if kind != allot.Imported && p.UpdatedAt != nil {
+		return allot.FieldError("updated_at", "only an imported order may give the channel's updated_at")
 	}
 	return nil
 }

@@ -134,6 +134,17 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
+// ifMissingAt is ifMissing for what a request names in its path (prefix
+// empty): the thing is not found, so the error stays NotFound, naming the
+// field. In a file (prefix naming the line) it is an Invalid error about
+// the line's field, as ifMissing makes.
+func ifMissingAt(err error, prefix, field, format string, args ...any) error {
+	if prefix != "" || allot.ErrorCode(err) != allot.NotFound {
+		return ifMissing(err, prefix+field, format, args...)
+	}
+	return &allot.Error{Code: allot.NotFound, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
 // ifMissing turns a NotFound error about something the request names into
 // an Invalid error about the field that named it; other errors pass.
 func ifMissing(err error, field, format string, args ...any) error {
