@@ -78,14 +78,14 @@ func newWorld(t *testing.T) *world {
 	a.do("POST", fmt.Sprintf("/v1/holds/%d/confirm", w.ids["confirmed"]), map[string]any{"external_id": "h-conf"})
 	w.ids["released"] = hold("cap")
 	a.do("DELETE", fmt.Sprintf("/v1/holds/%d", w.ids["released"]), nil)
-	for _, o := range a.do("GET", "/v1/orders?limit=1000", nil)["orders"].([]any) {
+	for _, o := range a.do("GET", "/v1/orders?kind=hold&limit=1000", nil)["orders"].([]any) {
 		o := o.(map[string]any)
 		if int64(o["id"].(float64)) == w.ids["hold"] {
 			w.holdX = o["external_id"].(string)
 		}
 	}
 	if w.holdX == "" {
-		t.Fatal("the live hold is not in GET /v1/orders")
+		t.Fatal("the live hold is not in GET /v1/orders?kind=hold")
 	}
 
 	in := a.do("POST", "/v1/inbounds", map[string]any{"warehouse": "w1", "lines": []map[string]any{{"sku": "cap", "quantity": 50}}})
@@ -330,6 +330,8 @@ func TestBadInputNamesTheFieldAndChangesNothing(t *testing.T) {
 		invalid("product/array body", "PUT", "/v1/products/new", `[]`, "body"),
 		invalid("product/two values", "PUT", "/v1/products/new", `{"name":"a"}{"name":"b"}`, "body"),
 		invalid("product/unknown field", "PUT", "/v1/products/new", `{"name":"New","colour":"red"}`, "colour"),
+		invalid("product/field in the wrong case", "PUT", "/v1/products/new", `{"Name":"New"}`, "Name"),
+		invalid("bundle/component field in the wrong case", "PUT", "/v1/bundles/kit2", `{"name":"Kit","components":[{"sku":"tee","Quantity":1}]}`, "components[0].Quantity"),
 		invalid("product/components on a product", "PUT", "/v1/products/new", `{"name":"New","components":[{"sku":"tee","quantity":1}]}`, "components"),
 		invalid("product/name a number", "PUT", "/v1/products/new", `{"name":5}`, "name"),
 		invalid("product/name missing", "PUT", "/v1/products/new", `{"barcode":"123"}`, "name"),
@@ -706,6 +708,7 @@ func TestBadInputNamesTheFieldAndChangesNothing(t *testing.T) {
 		invalid("query/orders before not a number", "GET", "/v1/orders?before=abc", nil, "before"),
 		invalid("query/orders before negative", "GET", "/v1/orders?before=-5", nil, "before"),
 		invalid("query/orders needs_attention", "GET", "/v1/orders?needs_attention=perhaps", nil, "needs_attention"),
+		invalid("query/orders kind", "GET", "/v1/orders?kind=refund", nil, "kind"),
 		invalid("query/orders oversold", "GET", "/v1/orders?oversold=x", nil, "oversold"),
 		invalid("query/orders channel too long", "GET", "/v1/orders?channel="+long(65), nil, "channel"),
 		invalid("query/history since", "GET", "/v1/history?since=yesterday", nil, "since"),

@@ -119,6 +119,11 @@ func decodeBytes(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return allot.FieldError("body", "holds more than one JSON value")
 	}
+	// encoding/json matches keys whatever their case; allot's names are
+	// exact, so "Quantity" is refused rather than taken for "quantity".
+	if p := locate(body, reflect.TypeOf(v), unknown); p != "" {
+		return allot.FieldError(p, "is not a field allot knows (names are lower case, as documented)")
+	}
 	return nil
 }
 
@@ -310,10 +315,9 @@ func fits(t reflect.Type, tok json.Token) bool {
 	return false
 }
 
-// fieldOf finds the field of struct t that encoding/json decodes key
-// into: the exact name first, then one equal but for case.
+// fieldOf finds the field of struct t named key exactly, as its json tag
+// (or, untagged, its Go name) says.
 func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
-	var fold reflect.Type
 	var walkFields func(t reflect.Type) reflect.Type
 	walkFields = func(t reflect.Type) reflect.Type {
 		for i := range t.NumField() {
@@ -343,14 +347,9 @@ func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
 			if name == key {
 				return f.Type
 			}
-			if fold == nil && strings.EqualFold(name, key) {
-				fold = f.Type
-			}
 		}
 		return nil
 	}
-	if found := walkFields(t); found != nil {
-		return found, true
-	}
-	return fold, fold != nil
+	found := walkFields(t)
+	return found, found != nil
 }

@@ -118,11 +118,17 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, who service.
 		Channel:        q.str("channel", service.MaxCodeLen),
 		NeedsAttention: q.bool("needs_attention"),
 		Oversold:       q.bool("oversold"),
+		Kind:           allot.OrderKind(q.str("kind", 20)),
 		Before:         int64(q.int("before", 0, 0, 1<<62)),
 		Limit:          q.int("limit", 100, 1, 1000),
 	}
 	if q.err != nil {
 		return q.err
+	}
+	switch f.Kind {
+	case "", allot.Placed, allot.Imported, allot.Hold:
+	default:
+		return allot.FieldError("kind", "must be placed, imported or hold, not %q", f.Kind)
 	}
 	os, err := s.svc.ListOrders(r.Context(), who, f)
 	if err != nil {

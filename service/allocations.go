@@ -531,6 +531,8 @@ func (s *Service) CreateStop(ctx context.Context, who Actor, p StopParams) (allo
 					c.Field = "skus[" + strings.TrimPrefix(strings.TrimSuffix(e.Field, "].sku"), "lines[") + "]"
 				case strings.HasPrefix(e.Field, "channels[") && strings.HasSuffix(e.Field, "].channel"):
 					c.Field = strings.TrimSuffix(e.Field, ".channel")
+				case e.Field == "lines":
+					c.Field = "skus"
 				}
 				return &c
 			}

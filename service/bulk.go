@@ -62,6 +62,7 @@ func (s *Service) ImportProducts(ctx context.Context, who Actor, rows []ProductL
 func (s *Service) ImportStock(ctx context.Context, who Actor, rows []StockLine) (int, error) {
 	applied := 0
 	err := s.write(ctx, who, func(tx *store.Tx) error {
+		applied = 0 // the transaction may run again after a conflict
 		for _, r := range rows {
 			res, err := reportStock(tx, r.StockReport, at(r.Line))
 			if err != nil {

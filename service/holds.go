@@ -20,20 +20,17 @@ type HoldParams struct {
 
 // Hold is a live or ended hold.
 type Hold struct {
-	ID        int64             `json:"id"`
-	Channel   string            `json:"channel"`
-	State     string            `json:"state"` // live, confirmed, released, expired
-	Lines     []allot.Line      `json:"lines"`
-	ExpiresAt time.Time         `json:"expires_at"`
-	Order     *allot.Order      `json:"order,omitempty"`
-	Shortfall []allot.Shortfall `json:"-"`
+	ID        int64        `json:"id"`
+	Channel   string       `json:"channel"`
+	State     string       `json:"state"` // live, confirmed, released, expired
+	Lines     []allot.Line `json:"lines"`
+	ExpiresAt *time.Time   `json:"expires_at,omitempty"` // nil once released
+	Order     *allot.Order `json:"order,omitempty"`
 }
 
 func holdOf(o *store.OrderRow, now time.Time) Hold {
 	h := Hold{ID: o.ID, Channel: o.Channel, State: "live"}
-	if o.ExpiresAt != nil {
-		h.ExpiresAt = *o.ExpiresAt
-	}
+	h.ExpiresAt = o.ExpiresAt
 	for _, l := range o.Lines {
 		h.Lines = append(h.Lines, allot.Line{SKU: l.SKU, Listing: l.Listing, Quantity: l.Quantity})
 	}

@@ -182,6 +182,8 @@ func (tx *Tx) Orders(f OrderFilter) ([]*OrderRow, error) {
 	}
 	if f.Kind != "" {
 		add("o.kind =", string(f.Kind))
+	} else {
+		where += " AND o.kind <> 'hold'" // holds are listed apart
 	}
 	if f.Before > 0 {
 		add("o.id <", f.Before)
