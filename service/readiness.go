@@ -150,13 +150,14 @@ func connected(c store.ChannelRow, conn func(string) (Connection, bool)) Check {
 
 func productsLinked(tx *store.Tx, c store.ChannelRow) (Check, error) {
 	ch := Check{Name: "products_linked", OK: true}
-	if c.Platform == allot.Manual || c.Platform == allot.API {
-		ch.Detail = "orders name SKUs directly: no listings needed"
-		return ch, nil
-	}
 	listings, err := tx.Listings(c.ID)
 	if err != nil {
 		return ch, err
+	}
+	bySKU := c.Platform == allot.Manual || c.Platform == allot.API
+	if bySKU && len(listings) == 0 {
+		ch.Detail = "orders name SKUs directly: no listings needed"
+		return ch, nil
 	}
 	var unlinked []string
 	for _, l := range listings {
@@ -164,9 +165,13 @@ func productsLinked(tx *store.Tx, c store.ChannelRow) (Check, error) {
 			unlinked = append(unlinked, l.ExternalID)
 		}
 	}
-	n, unlisted, err := tx.UnlistedProducts(c.ID)
-	if err != nil {
-		return ch, err
+	// Channels that sell by SKU need no listing per product; their orders
+	// may still name listings, which must then be linked.
+	n, unlisted := 0, []string(nil)
+	if !bySKU {
+		if n, unlisted, err = tx.UnlistedProducts(c.ID); err != nil {
+			return ch, err
+		}
 	}
 	ch.OK = len(unlinked) == 0 && n == 0
 	ch.Detail = fmt.Sprintf("%s without a product; %s without a listing", plural(len(unlinked), "listing", "listings"),
