@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -52,7 +53,10 @@ func (c *Clock) Advance(d time.Duration) {
 // Options change a test server.
 type Options struct {
 	Clock *Clock // nil: the real clock
-	DB    string // "": a fresh SQLite file in the test's temporary folder
+	// Engine is "sqlite" (the default) or "postgres": the server gets a
+	// fresh database of it, unless DB names one.
+	Engine string
+	DB     string
 }
 
 // PostgresEnv names the variable that holds the URL of the PostgreSQL
@@ -70,14 +74,12 @@ func Engines() []string {
 	return []string{"sqlite"}
 }
 
-// Each runs fn as a subtest on every engine of Engines, each with a fresh
-// database in opt.DB.
-func Each(t *testing.T, fn func(t *testing.T, opt Options)) {
+// Each runs fn as a subtest on every engine of Engines; fn passes the
+// engine on in Options.Engine.
+func Each(t *testing.T, fn func(t *testing.T, engine string)) {
 	t.Helper()
 	for _, engine := range Engines() {
-		t.Run(engine, func(t *testing.T) {
-			fn(t, Options{DB: Database(t, engine)})
-		})
+		t.Run(engine, func(t *testing.T) { fn(t, engine) })
 	}
 }
 
@@ -89,30 +91,41 @@ func Database(t testing.TB, engine string) string {
 	if engine == "sqlite" {
 		return filepath.Join(t.TempDir(), "allot.db")
 	}
+	dsn, drop, err := PostgresSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	return dsn
+}
+
+// PostgresSchema creates a schema of its own on the server of PostgresEnv
+// and returns a URL that uses it, and a function that drops it.
+func PostgresSchema() (string, func(), error) {
 	url := os.Getenv(PostgresEnv)
 	if url == "" {
-		t.Fatalf("%s is not set: no PostgreSQL to test on", PostgresEnv)
+		return "", nil, fmt.Errorf("%s is not set: no PostgreSQL to test on", PostgresEnv)
 	}
 	admin, err := sql.Open("pgx", url)
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "allot_test_" + hex.EncodeToString(b)
 	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
 		admin.Close()
-		t.Fatalf("create schema on %s: %v", PostgresEnv, err)
+		return "", nil, fmt.Errorf("create a schema on %s: %w", PostgresEnv, err)
 	}
-	t.Cleanup(func() {
+	drop := func() {
 		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
 		admin.Close()
-	})
+	}
 	sep := "?"
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	return url + sep + "search_path=" + schema
+	return url + sep + "search_path=" + schema, drop, nil
 }
 
 // Server starts a server for t and returns it with a client of its
@@ -121,7 +134,11 @@ func Server(t testing.TB, opt Options) (*app.Server, *client.Client) {
 	t.Helper()
 	db := opt.DB
 	if db == "" {
-		db = filepath.Join(t.TempDir(), "allot.db")
+		engine := opt.Engine
+		if engine == "" {
+			engine = "sqlite"
+		}
+		db = Database(t, engine)
 	}
 	c := app.Config{Addr: "127.0.0.1:0", DB: db, BootstrapToken: Token, Out: io.Discard,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/allot/allot"
 	"github.com/allot/allot/httpapi"
 	"github.com/allot/allot/service"
 	"github.com/allot/allot/store"
@@ -154,6 +155,9 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		code = "default"
 	}
 	_, token, err := s.Service.CreateMerchant(ctx, code, code, s.Config.BootstrapToken)
+	if allot.ErrorCode(err) == allot.Conflict {
+		return nil // another process sharing the database created it first
+	}
 	if err != nil {
 		return fmt.Errorf("create the first merchant: %w", err)
 	}

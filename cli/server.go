@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/allot/allot/app"
 	"github.com/allot/allot/demo"
@@ -122,13 +123,21 @@ func token(env *Env) error {
 func runDemo(env *Env) error {
 	fs := flags("demo", env)
 	addr := fs.String("addr", envOr("ALLOT_ADDR", "127.0.0.1:8080"), "address to listen on")
-	db := fs.String("db", "allot-demo.db", "SQLite file to create afresh (it is deleted first)")
+	db := fs.String("db", "allot-demo.db", "SQLite file to create afresh (it is deleted first), or a postgres:// URL (the demo then runs in a schema allot_demo, emptied first)")
 	if _, err := parse(fs, env.Args); err != nil {
 		return err
 	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(*db + suffix); err != nil && !os.IsNotExist(err) {
+	if strings.HasPrefix(*db, "postgres://") || strings.HasPrefix(*db, "postgresql://") {
+		dsn, err := store.FreshSchema(env.Context, *db, "allot_demo")
+		if err != nil {
 			return err
+		}
+		*db = dsn
+	} else {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(*db + suffix); err != nil && !os.IsNotExist(err) {
+				return err
+			}
 		}
 	}
 	d, err := demo.Start(env.Context, demo.Config{Addr: *addr, DB: *db, Out: env.Stdout})

@@ -571,279 +571,281 @@ func id(m map[string]any) string {
 }
 
 func TestOpenAPIConversation(t *testing.T) {
-	start := time.Now().UTC().Truncate(time.Second)
-	clock := allottest.NewClock(start)
-	srv, _ := allottest.Server(t, allottest.Options{Clock: clock})
-	c := newAPICheck(t, srv.URL())
-	at := func(d time.Duration) string { return clock.Now().Add(d).Format(time.RFC3339) }
+	allottest.Each(t, func(t *testing.T, engine string) {
+		start := time.Now().UTC().Truncate(time.Second)
+		clock := allottest.NewClock(start)
+		srv, _ := allottest.Server(t, allottest.Options{Engine: engine, Clock: clock})
+		c := newAPICheck(t, srv.URL())
+		at := func(d time.Duration) string { return clock.Now().Add(d).Format(time.RFC3339) }
 
-	// The document is served without a token, as it is embedded.
-	req := c.request("GET", "/v1/openapi.json", nil)
-	req.Header.Del("Authorization")
-	if status, _, served := c.exchange(req); status != 200 || !bytes.Equal(served, httpapi.OpenAPI()) {
-		t.Errorf("GET /v1/openapi.json answered %d and not httpapi/openapi.json", status)
-	}
-
-	// Tokens: a wrong one, and none at all (which the document refuses too).
-	req = c.request("GET", "/v1/products", nil)
-	req.Header.Set("Authorization", "Bearer not-a-token")
-	if status, _ := c.do(req); status != 401 {
-		t.Errorf("wrong token: answered %d, want 401", status)
-	}
-	req = c.request("GET", "/v1/warehouses", nil)
-	req.Header.Del("Authorization")
-	if status, _ := c.do(req.WithContext(context.WithValue(req.Context(), refusedKey{}, true))); status != 401 {
-		t.Errorf("no token: answered %d, want 401", status)
-	}
-
-	// The catalog.
-	c.ok(201, "PUT", "/v1/warehouses/w1", map[string]any{"name": "Main warehouse"})
-	if w := c.ok(201, "PUT", "/v1/warehouses/w2", nil); w["name"] != "w2" {
-		t.Errorf("a warehouse without a name is named %v, want its code", w["name"])
-	}
-	c.ok(200, "PUT", "/v1/warehouses/w1", map[string]any{"name": "Main warehouse (Leeds)"})
-	c.ok(200, "GET", "/v1/warehouses", nil)
-	c.ok(201, "PUT", "/v1/products/tee", map[string]any{"name": "T-shirt", "barcode": "4006381333931"})
-	c.ok(201, "PUT", "/v1/products/cap", map[string]any{"name": "Cap"})
-	c.ok(200, "PUT", "/v1/products/tee", map[string]any{"name": "T-shirt black", "barcode": "4006381333931"})
-	c.ok(201, "PUT", "/v1/bundles/kit", map[string]any{"name": "Tee and cap",
-		"components": []map[string]any{{"sku": "tee", "quantity": 1}, {"sku": "cap", "quantity": 1}}})
-	c.fail(400, "invalid", "components[0].sku", "PUT", "/v1/bundles/kit2", map[string]any{"name": "Two",
-		"components": []map[string]any{{"sku": "nope", "quantity": 1}}})
-	c.fail(409, "conflict", "", "PUT", "/v1/bundles/tee", map[string]any{"name": "Tee",
-		"components": []map[string]any{{"sku": "cap", "quantity": 2}}})
-	c.refuse(400, "invalid", "colour", "PUT", "/v1/products/tee", map[string]any{"name": "T-shirt", "colour": "black"})
-	c.fail(413, "too_large", "body", "PUT", "/v1/products/big", `{"name": "Big"}`+strings.Repeat(" ", httpapi.MaxBody))
-	if page := c.ok(200, "GET", "/v1/products?limit=2", nil); page["next_after"] != "kit" {
-		t.Errorf("next_after = %v, want kit", page["next_after"])
-	}
-	c.ok(200, "GET", "/v1/products?after=kit", nil)
-	c.ok(200, "GET", "/v1/products/tee", nil)
-	c.ok(200, "GET", "/v1/bundles/kit", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/products/nope", nil)
-
-	// Stock and an inbound shipment.
-	c.ok(200, "PUT", "/v1/stock/w1/tee", map[string]any{"in_warehouse": 100, "damaged": 2})
-	c.ok(200, "PUT", "/v1/stock/w1/cap", map[string]any{"in_warehouse": 40})
-	if r := c.ok(200, "PUT", "/v1/stock/w1/cap", map[string]any{"in_warehouse": 10, "as_of": at(-time.Hour)}); r["applied"] != false {
-		t.Errorf("an old stock report was applied: %v", r)
-	}
-	c.fail(400, "invalid", "sku", "PUT", "/v1/stock/w1/kit", map[string]any{"in_warehouse": 5})
-	c.refuse(400, "invalid", "in_warehouse", "PUT", "/v1/stock/w1/tee", map[string]any{"in_warehouse": -1})
-	c.ok(200, "GET", "/v1/stock", nil)
-	c.ok(200, "GET", "/v1/stock?sku=tee", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/stock?sku=nope", nil)
-	inbound := id(c.ok(201, "POST", "/v1/inbounds", map[string]any{"warehouse": "w1", "expected_at": at(72 * time.Hour),
-		"lines": []map[string]any{{"sku": "tee", "quantity": 200}}}))
-	c.fail(400, "invalid", "warehouse", "POST", "/v1/inbounds", map[string]any{"warehouse": "w9",
-		"lines": []map[string]any{{"sku": "tee", "quantity": 1}}})
-	c.ok(200, "GET", "/v1/inbounds?open=true", nil)
-	c.ok(200, "GET", "/v1/inbounds/"+inbound, nil)
-	c.fail(404, "not_found", "", "GET", "/v1/inbounds/999999", nil)
-
-	// Channels, listings and rules.
-	shopify := map[string]any{"shop_url": "https://example.myshopify.com", "access_token": "shpat_secret",
-		"location_id": "gid://shopify/Location/1", "webhook_secret": "whsec"}
-	ch := c.ok(201, "PUT", "/v1/channels/b2c", map[string]any{"name": "Shopify B2C", "platform": "shopify",
-		"warehouses": []string{"w1"}, "settings": shopify})
-	if s := ch["settings"].(map[string]any); s["access_token"] != service.Redacted {
-		t.Errorf("a secret setting is shown: %v", s)
-	}
-	c.ok(201, "PUT", "/v1/channels/b2b", map[string]any{"name": "B2B portal", "platform": "api", "count_unpaid": true})
-	c.ok(201, "PUT", "/v1/channels/manual", map[string]any{"platform": "manual"})
-	c.ok(201, "PUT", "/v1/channels/amazon", map[string]any{"name": "Amazon", "platform": "generic",
-		"settings": map[string]any{"push_url": "https://example.com/push", "secret": "s3cret"}})
-	shopify["access_token"] = service.Redacted
-	c.ok(200, "PUT", "/v1/channels/b2c", map[string]any{"name": "Shopify B2C", "platform": "shopify",
-		"warehouses": []string{"w1"}, "settings": shopify})
-	c.fail(400, "invalid", "warehouses[0]", "PUT", "/v1/channels/outlet", map[string]any{"platform": "api", "warehouses": []string{"w9"}})
-	c.refuse(400, "invalid", "platform", "PUT", "/v1/channels/ebay", map[string]any{"platform": "ebay"})
-	c.ok(200, "GET", "/v1/channels", nil)
-	c.ok(200, "GET", "/v1/channels/b2c", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/channels/nope", nil)
-	c.ok(200, "PUT", "/v1/channels/b2c/listings/gid-tee", map[string]any{"sku": "tee"})
-	c.ok(200, "PUT", "/v1/channels/b2c/listings/gid-kit", map[string]any{"sku": "kit", "enabled": true})
-	c.fail(400, "invalid", "sku", "PUT", "/v1/channels/b2c/listings/gid-cap", map[string]any{"sku": "nope"})
-	c.ok(200, "GET", "/v1/channels/b2c/listings", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/channels/nope/listings", nil)
-	c.ok(200, "PUT", "/v1/channels/amazon/rules", map[string]any{"percent": 50, "zero_at": 2})
-	c.ok(200, "PUT", "/v1/channels/amazon/rules/tee", map[string]any{"max": 10})
-	if r := c.ok(200, "PUT", "/v1/channels/amazon/rules", map[string]any{"zero_at": nil}); r["zero_at"] != nil || r["percent"] != 50.0 {
-		t.Errorf("null removes zero_at and keeps percent: %v", r)
-	}
-	c.refuse(400, "invalid", "percent", "PUT", "/v1/channels/amazon/rules", map[string]any{"percent": 150})
-	c.ok(200, "GET", "/v1/channels/amazon/rules", nil)
-	c.ok(200, "GET", "/v1/channels/amazon/rules/tee", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/channels/nope/rules", nil)
-	c.fail(404, "not_found", "", "PUT", "/v1/channels/amazon/rules/nope", map[string]any{"max": 1})
-
-	// Allocations: a reserve, a presell tied to the inbound, buffers, a stop.
-	reserve := id(c.ok(201, "POST", "/v1/allocations", map[string]any{"name": "Wholesale tees", "purpose": "reserve",
-		"channels": []map[string]any{{"channel": "b2b", "rule": "use_available"}},
-		"lines":    []map[string]any{{"sku": "tee", "quantity": 30}}, "priority": 1}))
-	e := c.fail(409, "conflict", "channels", "POST", "/v1/allocations", map[string]any{"purpose": "reserve",
-		"channels": []map[string]any{{"channel": "b2b"}}, "lines": []map[string]any{{"sku": "tee", "quantity": 10}}})
-	if !strings.Contains(e["message"].(string), "Wholesale tees") {
-		t.Errorf("the conflict does not name the allocation in the way: %v", e["message"])
-	}
-	c.ok(201, "POST", "/v1/allocations", map[string]any{"name": "Autumn presell", "purpose": "presell",
-		"channels": []map[string]any{{"channel": "b2c", "rule": "follow_allocation"}},
-		"lines":    []map[string]any{{"sku": "tee", "quantity": 150}}, "inbound": json.Number(inbound), "ends_at": at(30 * 24 * time.Hour)})
-	c.fail(400, "invalid", "channels", "POST", "/v1/allocations", map[string]any{"purpose": "presell",
-		"lines": []map[string]any{{"sku": "cap", "quantity": 5}}})
-	c.ok(201, "POST", "/v1/buffers", map[string]any{"channel": "manual", "lines": []map[string]any{{"sku": "cap", "quantity": 5}}})
-	margin := c.ok(201, "POST", "/v1/buffers", map[string]any{"name": "Safety margin", "all_skus": map[string]any{"quantity": 1}})
-	if margin["channels"] != nil {
-		t.Errorf("a buffer without channel has channels %v", margin["channels"])
-	}
-	c.fail(400, "invalid", "channel", "POST", "/v1/buffers", map[string]any{"channel": "b2c", "lines": []map[string]any{{"sku": "cap", "quantity": 5}}})
-	c.ok(201, "POST", "/v1/stops", map[string]any{"channels": []string{"amazon"}, "skus": []string{"cap"}})
-	c.fail(400, "invalid", "skus", "POST", "/v1/stops", map[string]any{"channels": []string{"amazon"}})
-	c.ok(200, "GET", "/v1/allocations", nil)
-	c.ok(200, "GET", "/v1/allocations?current=true", nil)
-	c.ok(200, "GET", "/v1/allocations/"+reserve, nil)
-	c.fail(404, "not_found", "", "GET", "/v1/allocations/999999", nil)
-	c.ok(200, "PATCH", "/v1/allocations/"+reserve, map[string]any{"lines": []map[string]any{{"sku": "tee", "quantity": 35}},
-		"note": "Raised for the autumn fair"})
-	c.fail(400, "invalid", "all_skus", "PATCH", "/v1/allocations/"+reserve, map[string]any{"all_skus": map[string]any{"quantity": 3}})
-
-	// Quantities and their explanations.
-	c.ok(200, "GET", "/v1/channels/b2c/quantities", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/channels/nope/quantities", nil)
-	c.ok(200, "GET", "/v1/quantities", nil)
-	c.ok(200, "GET", "/v1/quantities?sku=tee&sku=cap", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/quantities?sku=nope", nil)
-	if x := c.ok(200, "GET", "/v1/quantities/b2b/tee", nil); x["quantity"] != 35.0 {
-		t.Errorf("b2b shows %v of tee, want its reserve of 35: %v", x["quantity"], x["explanation"])
-	}
-	c.ok(200, "GET", "/v1/quantities/amazon/tee", nil)
-	c.ok(200, "GET", "/v1/quantities/b2c/kit", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/quantities/b2c/nope", nil)
-
-	// Orders: placed, imported, waiting for a listing, shipped, cancelled.
-	po := map[string]any{"channel": "b2b", "external_id": "PO-1001", "lines": []map[string]any{{"sku": "tee", "quantity": 5}}, "payment": "terms"}
-	c.ok(201, "POST", "/v1/orders", po)
-	c.ok(200, "POST", "/v1/orders", po)
-	c.fail(409, "conflict", "external_id", "POST", "/v1/orders", map[string]any{"channel": "b2b", "external_id": "PO-1001",
-		"lines": []map[string]any{{"sku": "tee", "quantity": 6}}})
-	e = c.fail(409, "insufficient_stock", "", "POST", "/v1/orders", map[string]any{"channel": "manual", "external_id": "M-1",
-		"lines": []map[string]any{{"sku": "cap", "quantity": 500}}})
-	if short, _ := e["shortfall"].([]any); len(short) != 1 {
-		t.Errorf("insufficient_stock without a shortfall per SKU: %v", e)
-	}
-	c.fail(400, "invalid", "lines[0].sku", "POST", "/v1/orders", map[string]any{"channel": "b2b", "external_id": "PO-1002",
-		"lines": []map[string]any{{"sku": "nope", "quantity": 1}}})
-	c.refuse(400, "invalid", "lines[0].quantity", "POST", "/v1/orders", map[string]any{"channel": "b2b", "external_id": "PO-1003",
-		"lines": []map[string]any{{"sku": "tee", "quantity": 0}}})
-	web := map[string]any{"channel": "b2c", "external_id": "1001", "payment": "paid", "updated_at": at(0),
-		"lines": []map[string]any{{"listing": "gid-tee", "quantity": 2}, {"listing": "gid-kit", "quantity": 1}}}
-	c.ok(201, "POST", "/v1/orders/import", web)
-	c.ok(200, "POST", "/v1/orders/import", web)
-	if o := c.ok(201, "POST", "/v1/orders/import", map[string]any{"channel": "b2c", "external_id": "1002",
-		"lines": []map[string]any{{"listing": "gid-hoodie", "quantity": 1}}}); o["needs_attention"] != true {
-		t.Errorf("an order of an unknown listing does not need attention: %v", o)
-	}
-	c.fail(409, "conflict", "", "POST", "/v1/orders/b2c/1002/reprocess", nil)
-	c.ok(201, "PUT", "/v1/products/hoodie", map[string]any{"name": "Hoodie"})
-	c.ok(200, "PUT", "/v1/stock/w1/hoodie", map[string]any{"in_warehouse": 12})
-	c.ok(200, "PUT", "/v1/channels/b2c/listings/gid-hoodie", map[string]any{"sku": "hoodie"})
-	if o := c.ok(200, "POST", "/v1/orders/b2c/1002/reprocess", nil); o["needs_attention"] != false {
-		t.Errorf("the order still needs attention once its listing is linked: %v", o)
-	}
-	c.ok(200, "GET", "/v1/orders", nil)
-	c.ok(200, "GET", "/v1/orders?channel=b2c&limit=10", nil)
-	c.ok(200, "GET", "/v1/orders?needs_attention=true&oversold=false", nil)
-	c.ok(200, "GET", "/v1/orders/b2b/PO-1001", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/orders/b2b/nope", nil)
-	if o := c.ok(200, "POST", "/v1/orders/b2b/PO-1001/ship", map[string]any{"lines": []map[string]any{{"sku": "tee", "quantity": 2}}}); o["state"] != "partially_shipped" {
-		t.Errorf("after shipping 2 of 5: state %v", o["state"])
-	}
-	c.fail(400, "invalid", "lines[0].quantity", "POST", "/v1/orders/b2b/PO-1001/ship", map[string]any{"lines": []map[string]any{{"sku": "tee", "quantity": 9}}})
-	c.ok(200, "POST", "/v1/orders/b2b/PO-1001/cancel", nil)
-	c.ok(200, "POST", "/v1/orders/b2c/1001/ship", nil)
-	c.refuse(400, "invalid", "lines", "POST", "/v1/orders/b2c/1002/cancel", map[string]any{})
-	c.ok(200, "POST", "/v1/orders/b2c/1002/cancel", map[string]any{"lines": []map[string]any{{"listing": "gid-hoodie", "quantity": 1}}})
-	c.fail(404, "not_found", "", "POST", "/v1/orders/b2c/nope/cancel", nil)
-
-	// Holds: confirmed, released, refused, expired.
-	hold := id(c.ok(201, "POST", "/v1/holds", map[string]any{"channel": "b2c", "lines": []map[string]any{{"sku": "tee", "quantity": 1}}, "ttl_seconds": 900}))
-	c.ok(200, "GET", "/v1/holds/"+hold, nil)
-	if h := c.ok(200, "POST", "/v1/holds/"+hold+"/confirm", map[string]any{"external_id": "CHK-1", "payment": "paid"}); h["state"] != "confirmed" || h["order"] == nil {
-		t.Errorf("a confirmed hold: %v", h)
-	}
-	c.fail(409, "conflict", "", "DELETE", "/v1/holds/"+hold, nil)
-	hold = id(c.ok(201, "POST", "/v1/holds", map[string]any{"channel": "manual", "lines": []map[string]any{{"sku": "cap", "quantity": 1}}, "ttl_seconds": 60}))
-	if h := c.ok(200, "DELETE", "/v1/holds/"+hold, nil); h["state"] != "released" {
-		t.Errorf("a released hold: %v", h)
-	}
-	c.fail(409, "conflict", "", "POST", "/v1/holds/"+hold+"/confirm", nil)
-	c.fail(409, "insufficient_stock", "", "POST", "/v1/holds", map[string]any{"channel": "b2b", "lines": []map[string]any{{"sku": "cap", "quantity": 1000}}, "ttl_seconds": 60})
-	c.refuse(400, "invalid", "ttl_seconds", "POST", "/v1/holds", map[string]any{"channel": "b2b", "lines": []map[string]any{{"sku": "tee", "quantity": 1}}, "ttl_seconds": 0})
-	hold = id(c.ok(201, "POST", "/v1/holds", map[string]any{"channel": "b2b", "lines": []map[string]any{{"sku": "tee", "quantity": 1}}, "ttl_seconds": 60}))
-	clock.Advance(2 * time.Minute)
-	if h := c.ok(200, "GET", "/v1/holds/"+hold, nil); h["state"] != "expired" {
-		t.Errorf("a hold past its time: %v", h)
-	}
-	c.fail(404, "not_found", "", "GET", "/v1/holds/999999", nil)
-
-	// The shipment arrives; the reserve ends.
-	if in := c.ok(200, "POST", "/v1/inbounds/"+inbound+"/receive", nil); in["received"] != true {
-		t.Errorf("a received inbound: %v", in)
-	}
-	c.fail(409, "conflict", "", "POST", "/v1/inbounds/"+inbound+"/receive", nil)
-	if a := c.ok(200, "DELETE", "/v1/allocations/"+reserve, nil); a["active"] != false {
-		t.Errorf("an ended allocation is active: %v", a)
-	}
-	c.fail(409, "conflict", "", "PATCH", "/v1/allocations/"+reserve, map[string]any{"note": "too late"})
-
-	// Readiness, history, CSV files.
-	c.ok(200, "GET", "/v1/readiness", nil)
-	c.ok(200, "GET", "/v1/readiness?channel=b2c", nil)
-	c.fail(404, "not_found", "", "GET", "/v1/readiness?channel=nope", nil)
-	c.ok(200, "GET", "/v1/history?sku=tee&limit=5", nil)
-	c.ok(200, "GET", "/v1/history?channel=b2b&since="+at(-time.Hour), nil)
-	c.refuse(400, "invalid", "limit", "GET", "/v1/history?limit=0", nil)
-	csvFile := func(path, file string) (int, map[string]any) {
-		req := c.request("POST", path, file)
-		req.Header.Set("Content-Type", "text/csv")
-		return c.do(req)
-	}
-	if status, out := csvFile("/v1/import/products", "sku,name,barcode\nsocks,Socks,\nscarf,Scarf,5012345678900\n"); status != 200 || out["imported"] != 2.0 {
-		t.Errorf("import products: %d %v", status, out)
-	}
-	if status, out := csvFile("/v1/import/stock", "warehouse,sku,in_warehouse\nw1,socks,ten\n"); status != 400 || !strings.HasPrefix(fmt.Sprint(out["error"].(map[string]any)["field"]), "line 2") {
-		t.Errorf("import of a bad stock file: %d %v, want 400 naming line 2", status, out)
-	}
-	if status, out := csvFile("/v1/import/allocations", "ref,purpose,channels,sku,quantity\nA,reserve,manual,cap,3\n"); status != 409 {
-		t.Errorf("import of a conflicting allocation: %d %v, want 409", status, out)
-	}
-	for _, kind := range []string{"products", "stock", "orders"} {
-		if out := c.ok(200, "GET", "/v1/export/"+kind, nil); !strings.Contains(out["text"].(string), "sku") {
-			t.Errorf("export %s: %q", kind, out["text"])
+		// The document is served without a token, as it is embedded.
+		req := c.request("GET", "/v1/openapi.json", nil)
+		req.Header.Del("Authorization")
+		if status, _, served := c.exchange(req); status != 200 || !bytes.Equal(served, httpapi.OpenAPI()) {
+			t.Errorf("GET /v1/openapi.json answered %d and not httpapi/openapi.json", status)
 		}
-	}
-	c.refuse(404, "not_found", "", "GET", "/v1/export/nope", nil)
 
-	// Every operation of the document answered with success at least once,
-	// and every error code a client must handle came up.
-	var missed []string
-	for op, statuses := range c.answered {
-		if !slices.ContainsFunc(statuses, func(s int) bool { return s < 300 }) {
-			missed = append(missed, fmt.Sprintf("%s (answered %v)", op, statuses))
+		// Tokens: a wrong one, and none at all (which the document refuses too).
+		req = c.request("GET", "/v1/products", nil)
+		req.Header.Set("Authorization", "Bearer not-a-token")
+		if status, _ := c.do(req); status != 401 {
+			t.Errorf("wrong token: answered %d, want 401", status)
 		}
-	}
-	for _, r := range httpapi.Routes {
-		if _, ok := c.answered[routeKey(r)]; !ok {
-			missed = append(missed, routeKey(r)+" (never called)")
+		req = c.request("GET", "/v1/warehouses", nil)
+		req.Header.Del("Authorization")
+		if status, _ := c.do(req.WithContext(context.WithValue(req.Context(), refusedKey{}, true))); status != 401 {
+			t.Errorf("no token: answered %d, want 401", status)
 		}
-	}
-	slices.Sort(missed)
-	if len(missed) > 0 {
-		t.Errorf("operations never answered with success:\n  %s", strings.Join(missed, "\n  "))
-	}
-	for _, code := range []string{allot.Invalid, allot.Unauthorized, allot.NotFound, allot.Conflict, allot.InsufficientStock, httpapi.TooLarge} {
-		if !c.codes[code] {
-			t.Errorf("no answer with the error code %s", code)
+
+		// The catalog.
+		c.ok(201, "PUT", "/v1/warehouses/w1", map[string]any{"name": "Main warehouse"})
+		if w := c.ok(201, "PUT", "/v1/warehouses/w2", nil); w["name"] != "w2" {
+			t.Errorf("a warehouse without a name is named %v, want its code", w["name"])
 		}
-	}
+		c.ok(200, "PUT", "/v1/warehouses/w1", map[string]any{"name": "Main warehouse (Leeds)"})
+		c.ok(200, "GET", "/v1/warehouses", nil)
+		c.ok(201, "PUT", "/v1/products/tee", map[string]any{"name": "T-shirt", "barcode": "4006381333931"})
+		c.ok(201, "PUT", "/v1/products/cap", map[string]any{"name": "Cap"})
+		c.ok(200, "PUT", "/v1/products/tee", map[string]any{"name": "T-shirt black", "barcode": "4006381333931"})
+		c.ok(201, "PUT", "/v1/bundles/kit", map[string]any{"name": "Tee and cap",
+			"components": []map[string]any{{"sku": "tee", "quantity": 1}, {"sku": "cap", "quantity": 1}}})
+		c.fail(400, "invalid", "components[0].sku", "PUT", "/v1/bundles/kit2", map[string]any{"name": "Two",
+			"components": []map[string]any{{"sku": "nope", "quantity": 1}}})
+		c.fail(409, "conflict", "", "PUT", "/v1/bundles/tee", map[string]any{"name": "Tee",
+			"components": []map[string]any{{"sku": "cap", "quantity": 2}}})
+		c.refuse(400, "invalid", "colour", "PUT", "/v1/products/tee", map[string]any{"name": "T-shirt", "colour": "black"})
+		c.fail(413, "too_large", "body", "PUT", "/v1/products/big", `{"name": "Big"}`+strings.Repeat(" ", httpapi.MaxBody))
+		if page := c.ok(200, "GET", "/v1/products?limit=2", nil); page["next_after"] != "kit" {
+			t.Errorf("next_after = %v, want kit", page["next_after"])
+		}
+		c.ok(200, "GET", "/v1/products?after=kit", nil)
+		c.ok(200, "GET", "/v1/products/tee", nil)
+		c.ok(200, "GET", "/v1/bundles/kit", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/products/nope", nil)
+
+		// Stock and an inbound shipment.
+		c.ok(200, "PUT", "/v1/stock/w1/tee", map[string]any{"in_warehouse": 100, "damaged": 2})
+		c.ok(200, "PUT", "/v1/stock/w1/cap", map[string]any{"in_warehouse": 40})
+		if r := c.ok(200, "PUT", "/v1/stock/w1/cap", map[string]any{"in_warehouse": 10, "as_of": at(-time.Hour)}); r["applied"] != false {
+			t.Errorf("an old stock report was applied: %v", r)
+		}
+		c.fail(400, "invalid", "sku", "PUT", "/v1/stock/w1/kit", map[string]any{"in_warehouse": 5})
+		c.refuse(400, "invalid", "in_warehouse", "PUT", "/v1/stock/w1/tee", map[string]any{"in_warehouse": -1})
+		c.ok(200, "GET", "/v1/stock", nil)
+		c.ok(200, "GET", "/v1/stock?sku=tee", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/stock?sku=nope", nil)
+		inbound := id(c.ok(201, "POST", "/v1/inbounds", map[string]any{"warehouse": "w1", "expected_at": at(72 * time.Hour),
+			"lines": []map[string]any{{"sku": "tee", "quantity": 200}}}))
+		c.fail(400, "invalid", "warehouse", "POST", "/v1/inbounds", map[string]any{"warehouse": "w9",
+			"lines": []map[string]any{{"sku": "tee", "quantity": 1}}})
+		c.ok(200, "GET", "/v1/inbounds?open=true", nil)
+		c.ok(200, "GET", "/v1/inbounds/"+inbound, nil)
+		c.fail(404, "not_found", "", "GET", "/v1/inbounds/999999", nil)
+
+		// Channels, listings and rules.
+		shopify := map[string]any{"shop_url": "https://example.myshopify.com", "access_token": "shpat_secret",
+			"location_id": "gid://shopify/Location/1", "webhook_secret": "whsec"}
+		ch := c.ok(201, "PUT", "/v1/channels/b2c", map[string]any{"name": "Shopify B2C", "platform": "shopify",
+			"warehouses": []string{"w1"}, "settings": shopify})
+		if s := ch["settings"].(map[string]any); s["access_token"] != service.Redacted {
+			t.Errorf("a secret setting is shown: %v", s)
+		}
+		c.ok(201, "PUT", "/v1/channels/b2b", map[string]any{"name": "B2B portal", "platform": "api", "count_unpaid": true})
+		c.ok(201, "PUT", "/v1/channels/manual", map[string]any{"platform": "manual"})
+		c.ok(201, "PUT", "/v1/channels/amazon", map[string]any{"name": "Amazon", "platform": "generic",
+			"settings": map[string]any{"push_url": "https://example.com/push", "secret": "s3cret"}})
+		shopify["access_token"] = service.Redacted
+		c.ok(200, "PUT", "/v1/channels/b2c", map[string]any{"name": "Shopify B2C", "platform": "shopify",
+			"warehouses": []string{"w1"}, "settings": shopify})
+		c.fail(400, "invalid", "warehouses[0]", "PUT", "/v1/channels/outlet", map[string]any{"platform": "api", "warehouses": []string{"w9"}})
+		c.refuse(400, "invalid", "platform", "PUT", "/v1/channels/ebay", map[string]any{"platform": "ebay"})
+		c.ok(200, "GET", "/v1/channels", nil)
+		c.ok(200, "GET", "/v1/channels/b2c", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/channels/nope", nil)
+		c.ok(200, "PUT", "/v1/channels/b2c/listings/gid-tee", map[string]any{"sku": "tee"})
+		c.ok(200, "PUT", "/v1/channels/b2c/listings/gid-kit", map[string]any{"sku": "kit", "enabled": true})
+		c.fail(400, "invalid", "sku", "PUT", "/v1/channels/b2c/listings/gid-cap", map[string]any{"sku": "nope"})
+		c.ok(200, "GET", "/v1/channels/b2c/listings", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/channels/nope/listings", nil)
+		c.ok(200, "PUT", "/v1/channels/amazon/rules", map[string]any{"percent": 50, "zero_at": 2})
+		c.ok(200, "PUT", "/v1/channels/amazon/rules/tee", map[string]any{"max": 10})
+		if r := c.ok(200, "PUT", "/v1/channels/amazon/rules", map[string]any{"zero_at": nil}); r["zero_at"] != nil || r["percent"] != 50.0 {
+			t.Errorf("null removes zero_at and keeps percent: %v", r)
+		}
+		c.refuse(400, "invalid", "percent", "PUT", "/v1/channels/amazon/rules", map[string]any{"percent": 150})
+		c.ok(200, "GET", "/v1/channels/amazon/rules", nil)
+		c.ok(200, "GET", "/v1/channels/amazon/rules/tee", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/channels/nope/rules", nil)
+		c.fail(404, "not_found", "", "PUT", "/v1/channels/amazon/rules/nope", map[string]any{"max": 1})
+
+		// Allocations: a reserve, a presell tied to the inbound, buffers, a stop.
+		reserve := id(c.ok(201, "POST", "/v1/allocations", map[string]any{"name": "Wholesale tees", "purpose": "reserve",
+			"channels": []map[string]any{{"channel": "b2b", "rule": "use_available"}},
+			"lines":    []map[string]any{{"sku": "tee", "quantity": 30}}, "priority": 1}))
+		e := c.fail(409, "conflict", "channels", "POST", "/v1/allocations", map[string]any{"purpose": "reserve",
+			"channels": []map[string]any{{"channel": "b2b"}}, "lines": []map[string]any{{"sku": "tee", "quantity": 10}}})
+		if !strings.Contains(e["message"].(string), "Wholesale tees") {
+			t.Errorf("the conflict does not name the allocation in the way: %v", e["message"])
+		}
+		c.ok(201, "POST", "/v1/allocations", map[string]any{"name": "Autumn presell", "purpose": "presell",
+			"channels": []map[string]any{{"channel": "b2c", "rule": "follow_allocation"}},
+			"lines":    []map[string]any{{"sku": "tee", "quantity": 150}}, "inbound": json.Number(inbound), "ends_at": at(30 * 24 * time.Hour)})
+		c.fail(400, "invalid", "channels", "POST", "/v1/allocations", map[string]any{"purpose": "presell",
+			"lines": []map[string]any{{"sku": "cap", "quantity": 5}}})
+		c.ok(201, "POST", "/v1/buffers", map[string]any{"channel": "manual", "lines": []map[string]any{{"sku": "cap", "quantity": 5}}})
+		margin := c.ok(201, "POST", "/v1/buffers", map[string]any{"name": "Safety margin", "all_skus": map[string]any{"quantity": 1}})
+		if margin["channels"] != nil {
+			t.Errorf("a buffer without channel has channels %v", margin["channels"])
+		}
+		c.fail(400, "invalid", "channel", "POST", "/v1/buffers", map[string]any{"channel": "b2c", "lines": []map[string]any{{"sku": "cap", "quantity": 5}}})
+		c.ok(201, "POST", "/v1/stops", map[string]any{"channels": []string{"amazon"}, "skus": []string{"cap"}})
+		c.fail(400, "invalid", "skus", "POST", "/v1/stops", map[string]any{"channels": []string{"amazon"}})
+		c.ok(200, "GET", "/v1/allocations", nil)
+		c.ok(200, "GET", "/v1/allocations?current=true", nil)
+		c.ok(200, "GET", "/v1/allocations/"+reserve, nil)
+		c.fail(404, "not_found", "", "GET", "/v1/allocations/999999", nil)
+		c.ok(200, "PATCH", "/v1/allocations/"+reserve, map[string]any{"lines": []map[string]any{{"sku": "tee", "quantity": 35}},
+			"note": "Raised for the autumn fair"})
+		c.fail(400, "invalid", "all_skus", "PATCH", "/v1/allocations/"+reserve, map[string]any{"all_skus": map[string]any{"quantity": 3}})
+
+		// Quantities and their explanations.
+		c.ok(200, "GET", "/v1/channels/b2c/quantities", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/channels/nope/quantities", nil)
+		c.ok(200, "GET", "/v1/quantities", nil)
+		c.ok(200, "GET", "/v1/quantities?sku=tee&sku=cap", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/quantities?sku=nope", nil)
+		if x := c.ok(200, "GET", "/v1/quantities/b2b/tee", nil); x["quantity"] != 35.0 {
+			t.Errorf("b2b shows %v of tee, want its reserve of 35: %v", x["quantity"], x["explanation"])
+		}
+		c.ok(200, "GET", "/v1/quantities/amazon/tee", nil)
+		c.ok(200, "GET", "/v1/quantities/b2c/kit", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/quantities/b2c/nope", nil)
+
+		// Orders: placed, imported, waiting for a listing, shipped, cancelled.
+		po := map[string]any{"channel": "b2b", "external_id": "PO-1001", "lines": []map[string]any{{"sku": "tee", "quantity": 5}}, "payment": "terms"}
+		c.ok(201, "POST", "/v1/orders", po)
+		c.ok(200, "POST", "/v1/orders", po)
+		c.fail(409, "conflict", "external_id", "POST", "/v1/orders", map[string]any{"channel": "b2b", "external_id": "PO-1001",
+			"lines": []map[string]any{{"sku": "tee", "quantity": 6}}})
+		e = c.fail(409, "insufficient_stock", "", "POST", "/v1/orders", map[string]any{"channel": "manual", "external_id": "M-1",
+			"lines": []map[string]any{{"sku": "cap", "quantity": 500}}})
+		if short, _ := e["shortfall"].([]any); len(short) != 1 {
+			t.Errorf("insufficient_stock without a shortfall per SKU: %v", e)
+		}
+		c.fail(400, "invalid", "lines[0].sku", "POST", "/v1/orders", map[string]any{"channel": "b2b", "external_id": "PO-1002",
+			"lines": []map[string]any{{"sku": "nope", "quantity": 1}}})
+		c.refuse(400, "invalid", "lines[0].quantity", "POST", "/v1/orders", map[string]any{"channel": "b2b", "external_id": "PO-1003",
+			"lines": []map[string]any{{"sku": "tee", "quantity": 0}}})
+		web := map[string]any{"channel": "b2c", "external_id": "1001", "payment": "paid", "updated_at": at(0),
+			"lines": []map[string]any{{"listing": "gid-tee", "quantity": 2}, {"listing": "gid-kit", "quantity": 1}}}
+		c.ok(201, "POST", "/v1/orders/import", web)
+		c.ok(200, "POST", "/v1/orders/import", web)
+		if o := c.ok(201, "POST", "/v1/orders/import", map[string]any{"channel": "b2c", "external_id": "1002",
+			"lines": []map[string]any{{"listing": "gid-hoodie", "quantity": 1}}}); o["needs_attention"] != true {
+			t.Errorf("an order of an unknown listing does not need attention: %v", o)
+		}
+		c.fail(409, "conflict", "", "POST", "/v1/orders/b2c/1002/reprocess", nil)
+		c.ok(201, "PUT", "/v1/products/hoodie", map[string]any{"name": "Hoodie"})
+		c.ok(200, "PUT", "/v1/stock/w1/hoodie", map[string]any{"in_warehouse": 12})
+		c.ok(200, "PUT", "/v1/channels/b2c/listings/gid-hoodie", map[string]any{"sku": "hoodie"})
+		if o := c.ok(200, "POST", "/v1/orders/b2c/1002/reprocess", nil); o["needs_attention"] != false {
+			t.Errorf("the order still needs attention once its listing is linked: %v", o)
+		}
+		c.ok(200, "GET", "/v1/orders", nil)
+		c.ok(200, "GET", "/v1/orders?channel=b2c&limit=10", nil)
+		c.ok(200, "GET", "/v1/orders?needs_attention=true&oversold=false", nil)
+		c.ok(200, "GET", "/v1/orders/b2b/PO-1001", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/orders/b2b/nope", nil)
+		if o := c.ok(200, "POST", "/v1/orders/b2b/PO-1001/ship", map[string]any{"lines": []map[string]any{{"sku": "tee", "quantity": 2}}}); o["state"] != "partially_shipped" {
+			t.Errorf("after shipping 2 of 5: state %v", o["state"])
+		}
+		c.fail(400, "invalid", "lines[0].quantity", "POST", "/v1/orders/b2b/PO-1001/ship", map[string]any{"lines": []map[string]any{{"sku": "tee", "quantity": 9}}})
+		c.ok(200, "POST", "/v1/orders/b2b/PO-1001/cancel", nil)
+		c.ok(200, "POST", "/v1/orders/b2c/1001/ship", nil)
+		c.refuse(400, "invalid", "lines", "POST", "/v1/orders/b2c/1002/cancel", map[string]any{})
+		c.ok(200, "POST", "/v1/orders/b2c/1002/cancel", map[string]any{"lines": []map[string]any{{"listing": "gid-hoodie", "quantity": 1}}})
+		c.fail(404, "not_found", "", "POST", "/v1/orders/b2c/nope/cancel", nil)
+
+		// Holds: confirmed, released, refused, expired.
+		hold := id(c.ok(201, "POST", "/v1/holds", map[string]any{"channel": "b2c", "lines": []map[string]any{{"sku": "tee", "quantity": 1}}, "ttl_seconds": 900}))
+		c.ok(200, "GET", "/v1/holds/"+hold, nil)
+		if h := c.ok(200, "POST", "/v1/holds/"+hold+"/confirm", map[string]any{"external_id": "CHK-1", "payment": "paid"}); h["state"] != "confirmed" || h["order"] == nil {
+			t.Errorf("a confirmed hold: %v", h)
+		}
+		c.fail(409, "conflict", "", "DELETE", "/v1/holds/"+hold, nil)
+		hold = id(c.ok(201, "POST", "/v1/holds", map[string]any{"channel": "manual", "lines": []map[string]any{{"sku": "cap", "quantity": 1}}, "ttl_seconds": 60}))
+		if h := c.ok(200, "DELETE", "/v1/holds/"+hold, nil); h["state"] != "released" {
+			t.Errorf("a released hold: %v", h)
+		}
+		c.fail(409, "conflict", "", "POST", "/v1/holds/"+hold+"/confirm", nil)
+		c.fail(409, "insufficient_stock", "", "POST", "/v1/holds", map[string]any{"channel": "b2b", "lines": []map[string]any{{"sku": "cap", "quantity": 1000}}, "ttl_seconds": 60})
+		c.refuse(400, "invalid", "ttl_seconds", "POST", "/v1/holds", map[string]any{"channel": "b2b", "lines": []map[string]any{{"sku": "tee", "quantity": 1}}, "ttl_seconds": 0})
+		hold = id(c.ok(201, "POST", "/v1/holds", map[string]any{"channel": "b2b", "lines": []map[string]any{{"sku": "tee", "quantity": 1}}, "ttl_seconds": 60}))
+		clock.Advance(2 * time.Minute)
+		if h := c.ok(200, "GET", "/v1/holds/"+hold, nil); h["state"] != "expired" {
+			t.Errorf("a hold past its time: %v", h)
+		}
+		c.fail(404, "not_found", "", "GET", "/v1/holds/999999", nil)
+
+		// The shipment arrives; the reserve ends.
+		if in := c.ok(200, "POST", "/v1/inbounds/"+inbound+"/receive", nil); in["received"] != true {
+			t.Errorf("a received inbound: %v", in)
+		}
+		c.fail(409, "conflict", "", "POST", "/v1/inbounds/"+inbound+"/receive", nil)
+		if a := c.ok(200, "DELETE", "/v1/allocations/"+reserve, nil); a["active"] != false {
+			t.Errorf("an ended allocation is active: %v", a)
+		}
+		c.fail(409, "conflict", "", "PATCH", "/v1/allocations/"+reserve, map[string]any{"note": "too late"})
+
+		// Readiness, history, CSV files.
+		c.ok(200, "GET", "/v1/readiness", nil)
+		c.ok(200, "GET", "/v1/readiness?channel=b2c", nil)
+		c.fail(404, "not_found", "", "GET", "/v1/readiness?channel=nope", nil)
+		c.ok(200, "GET", "/v1/history?sku=tee&limit=5", nil)
+		c.ok(200, "GET", "/v1/history?channel=b2b&since="+at(-time.Hour), nil)
+		c.refuse(400, "invalid", "limit", "GET", "/v1/history?limit=0", nil)
+		csvFile := func(path, file string) (int, map[string]any) {
+			req := c.request("POST", path, file)
+			req.Header.Set("Content-Type", "text/csv")
+			return c.do(req)
+		}
+		if status, out := csvFile("/v1/import/products", "sku,name,barcode\nsocks,Socks,\nscarf,Scarf,5012345678900\n"); status != 200 || out["imported"] != 2.0 {
+			t.Errorf("import products: %d %v", status, out)
+		}
+		if status, out := csvFile("/v1/import/stock", "warehouse,sku,in_warehouse\nw1,socks,ten\n"); status != 400 || !strings.HasPrefix(fmt.Sprint(out["error"].(map[string]any)["field"]), "line 2") {
+			t.Errorf("import of a bad stock file: %d %v, want 400 naming line 2", status, out)
+		}
+		if status, out := csvFile("/v1/import/allocations", "ref,purpose,channels,sku,quantity\nA,reserve,manual,cap,3\n"); status != 409 {
+			t.Errorf("import of a conflicting allocation: %d %v, want 409", status, out)
+		}
+		for _, kind := range []string{"products", "stock", "orders"} {
+			if out := c.ok(200, "GET", "/v1/export/"+kind, nil); !strings.Contains(out["text"].(string), "sku") {
+				t.Errorf("export %s: %q", kind, out["text"])
+			}
+		}
+		c.refuse(404, "not_found", "", "GET", "/v1/export/nope", nil)
+
+		// Every operation of the document answered with success at least once,
+		// and every error code a client must handle came up.
+		var missed []string
+		for op, statuses := range c.answered {
+			if !slices.ContainsFunc(statuses, func(s int) bool { return s < 300 }) {
+				missed = append(missed, fmt.Sprintf("%s (answered %v)", op, statuses))
+			}
+		}
+		for _, r := range httpapi.Routes {
+			if _, ok := c.answered[routeKey(r)]; !ok {
+				missed = append(missed, routeKey(r)+" (never called)")
+			}
+		}
+		slices.Sort(missed)
+		if len(missed) > 0 {
+			t.Errorf("operations never answered with success:\n  %s", strings.Join(missed, "\n  "))
+		}
+		for _, code := range []string{allot.Invalid, allot.Unauthorized, allot.NotFound, allot.Conflict, allot.InsufficientStock, httpapi.TooLarge} {
+			if !c.codes[code] {
+				t.Errorf("no answer with the error code %s", code)
+			}
+		}
+	})
 }

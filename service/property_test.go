@@ -16,6 +16,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/allot/allot"
+	"github.com/allot/allot/allottest"
 	"github.com/allot/allot/service"
 	"github.com/allot/allot/store"
 )
@@ -76,21 +77,30 @@ type env struct {
 
 var dbSeq atomic.Int64
 
-// newEnv opens and migrates a fresh SQLite database in dir; cleanup closes
-// and removes it.
-func newEnv(tb rapid.TB, dir string, cleanup func(func())) *env {
+// newEnv opens and migrates a fresh database of the engine (a SQLite file
+// in dir, or a PostgreSQL schema of its own); cleanup closes and removes it.
+func newEnv(tb rapid.TB, engine, dir string, cleanup func(func())) *env {
 	tb.Helper()
 	ctx := context.Background()
 	path := filepath.Join(dir, fmt.Sprintf("allot-%d.db", dbSeq.Add(1)))
+	drop := func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(path + suffix)
+		}
+	}
+	if engine == "postgres" {
+		var err error
+		if path, drop, err = allottest.PostgresSchema(); err != nil {
+			tb.Fatalf("%v", err)
+		}
+	}
 	db, err := store.Open(ctx, path)
 	if err != nil {
 		tb.Fatalf("open: %v", err)
 	}
 	cleanup(func() {
 		db.Close()
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(path + suffix)
-		}
+		drop()
 	})
 	if err := db.Migrate(ctx); err != nil {
 		tb.Fatalf("migrate: %v", err)
@@ -107,7 +117,7 @@ func newEnv(tb rapid.TB, dir string, cleanup func(func())) *env {
 }
 
 func testEnv(t *testing.T) *env {
-	return newEnv(t, t.TempDir(), t.Cleanup)
+	return newEnv(t, "sqlite", t.TempDir(), t.Cleanup)
 }
 
 // must turns a call's error into a test failure: must(f())(tb).
@@ -600,8 +610,14 @@ type run struct {
 // saw counts an outcome, so that -v shows what the random runs exercised.
 func (r *run) saw(outcome string) { r.seen[outcome]++ }
 
+// It runs on every storage engine: the same random sequences must give the
+// same answers on SQLite and PostgreSQL.
 func TestRandomOperationsMatchTheSpecReference(t *testing.T) {
 	t.Parallel()
+	allottest.Each(t, func(t *testing.T, engine string) { randomOperations(t, engine) })
+}
+
+func randomOperations(t *testing.T, engine string) {
 	dir := t.TempDir()
 	seen := map[string]int{}
 	defer func() {
@@ -617,7 +633,7 @@ func TestRandomOperationsMatchTheSpecReference(t *testing.T) {
 		t.Logf("outcomes:%s", b.String())
 	}()
 	rapid.Check(t, func(rt *rapid.T) {
-		r := setup(rt, dir, seen)
+		r := setup(rt, engine, dir, seen)
 		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for i := 0; i < steps; i++ {
 			r.e.now = r.e.now.Add(rapid.SampledFrom([]time.Duration{time.Second, time.Minute, 10 * time.Minute, time.Hour}).Draw(rt, "wait"))
@@ -652,8 +668,8 @@ func TestRandomOperationsMatchTheSpecReference(t *testing.T) {
 // setup builds a merchant with 2–3 SKUs, maybe a bundle, 1–2 warehouses and
 // three channels (b2b counts unpaid orders with terms), each fed by a
 // drawn list of warehouses, and some initial stock.
-func setup(rt *rapid.T, dir string, seen map[string]int) *run {
-	e := newEnv(rt, dir, rt.Cleanup)
+func setup(rt *rapid.T, engine, dir string, seen map[string]int) *run {
+	e := newEnv(rt, engine, dir, rt.Cleanup)
 	m := &refModel{now: e.now, bundles: map[string][]allot.Component{}, stock: map[[2]string]*refStock{}}
 	r := &run{e: e, m: m, seen: seen}
 	for _, w := range []string{"w1", "w2"}[:rapid.IntRange(1, 2).Draw(rt, "warehouses")] {

@@ -44,7 +44,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{d: d, write: w, read: r, dsn: dsn}
-	if err := w.PingContext(ctx); err != nil {
+	// Opening runs the connection's pragmas; turning a new SQLite file to
+	// WAL answers "busy" at once, without waiting, while another process
+	// does the same: try again for a while.
+	for attempt := 0; ; attempt++ {
+		err = w.PingContext(ctx)
+		if err == nil || !d.retryable(err) || attempt == 100 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
 	}
@@ -76,8 +86,17 @@ func (db *DB) Migrate(ctx context.Context) error {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+	// Under the migrations lock: processes starting together on one
+	// PostgreSQL database would otherwise race to create the table.
+	err = db.inTx(ctx, db.write, func(tx *sql.Tx) error {
+		if err := db.d.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, name := range names {

@@ -46,8 +46,10 @@ func (sqlite) open(path string) (*sql.DB, *sql.DB, error) {
 	if path == "" {
 		return nil, nil, fmt.Errorf("sqlite: empty database path")
 	}
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	// busy_timeout first: the pragmas after it wait for another process's
+	// lock instead of failing at once.
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, nil, err
@@ -122,9 +124,14 @@ func (postgres) lockMigrations(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// retryable: serialization failures and deadlocks, and unique violations:
+// two processes that both found no row (an order, a product) and both
+// inserted it; run again, the loser finds the winner's row and takes the
+// path for an existing one, which is how imports stay idempotent across
+// processes.
 func (postgres) retryable(err error) bool {
 	var e *pgconn.PgError
-	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01" || e.Code == "23505")
 }
 
 // inList returns "($n, $n+1, …)" for ids, numbered from first, and the args.
@@ -141,4 +148,27 @@ func inList[T any](first int, ids []T) (string, []any) {
 	}
 	b.WriteByte(')')
 	return b.String(), args
+}
+
+// FreshSchema empties the PostgreSQL schema (dropping and creating it) on
+// the server of url, and returns a URL whose connections use it. The demo
+// runs in one so that it never touches the rest of a database.
+func FreshSchema(ctx context.Context, url, schema string) (string, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	quoted := `"` + strings.ReplaceAll(schema, `"`, `""`) + `"`
+	if _, err := db.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+quoted+` CASCADE`); err != nil {
+		return "", fmt.Errorf("reset schema %s: %w", schema, err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+quoted); err != nil {
+		return "", fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "search_path=" + schema, nil
 }

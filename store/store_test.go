@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/allot/allot"
+	"github.com/allot/allot/allottest"
+	"github.com/allot/allot/store"
+)
+
+// The storage behaviours both engines must share. The API and property
+// suites (httpapi, service) run on both engines too; these are the ones
+// that live below the service.
+
+func TestPostgreSQLIsTested(t *testing.T) {
+	if os.Getenv(allottest.PostgresEnv) == "" {
+		t.Skipf("%s is not set: PostgreSQL was skipped; every storage suite ran on SQLite alone", allottest.PostgresEnv)
+	}
+}
+
+func open(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMigrationsApplyOnceEvenFromSeveralProcessesAtOnce(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		dsn := allottest.Database(t, engine)
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := store.Open(context.Background(), dsn)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer db.Close()
+				errs <- db.Migrate(context.Background())
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+		}
+		db := open(t, dsn)
+		if err := db.Migrate(context.Background()); err != nil {
+			t.Fatalf("migrate again: %v", err)
+		}
+		if v, err := db.Version(context.Background()); err != nil || v != 1 {
+			t.Fatalf("version %d, %v; want 1", v, err)
+		}
+	})
+}
+
+// Two transactions that both find no row and both insert it: the loser is
+// run again and finds the winner's row.
+func TestConcurrentCreatesOfOneThingMakeOneThing(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		dsn := allottest.Database(t, engine)
+		db := open(t, dsn)
+		ctx := context.Background()
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var m int64
+		if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var created sync.Map
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				other := open(t, dsn) // as another process would
+				err := other.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+					_, isNew, err := tx.PutProduct(allot.Product{SKU: "tee", Name: fmt.Sprint("T-shirt ", i)}, nil)
+					if isNew {
+						created.Store(i, true)
+					}
+					return err
+				})
+				if err != nil {
+					t.Errorf("put product: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		var n int
+		db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+			ps, err := tx.Products("", 0)
+			n = len(ps)
+			return err
+		})
+		if n != 1 {
+			t.Fatalf("%d products, want 1", n)
+		}
+	})
+}
+
+// What a write transaction committed is there for the next reader, after
+// the database is closed and opened again.
+func TestCommittedWritesSurviveReopening(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		dsn := allottest.Database(t, engine)
+		ctx := context.Background()
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var m int64
+		db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err })
+		err = db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+			_, _, err := tx.PutProduct(allot.Product{SKU: "tee", Name: "T-shirt"}, nil)
+			tx.Record("product.put", "tee", "", "created", nil)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		db = open(t, dsn)
+		db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+			if _, err := tx.Product("tee"); err != nil {
+				t.Errorf("after reopening: %v", err)
+			}
+			h, err := tx.History(store.HistoryFilter{SKU: "tee"})
+			if err != nil || len(h) != 1 {
+				t.Errorf("history %v, %v; want one entry", h, err)
+			}
+			return nil
+		})
+	})
+}
+
+// A transaction that fails leaves nothing behind, its history included.
+func TestFailedWriteLeavesNothing(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db := open(t, allottest.Database(t, engine))
+		ctx := context.Background()
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var m int64
+		db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err })
+		err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+			if _, _, err := tx.PutProduct(allot.Product{SKU: "tee", Name: "T-shirt"}, nil); err != nil {
+				return err
+			}
+			tx.Record("product.put", "tee", "", "created", nil)
+			return allot.Errorf(allot.Invalid, "changed my mind")
+		})
+		if allot.ErrorCode(err) != allot.Invalid {
+			t.Fatalf("write: %v", err)
+		}
+		db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+			if ps, _ := tx.Products("", 0); len(ps) != 0 {
+				t.Errorf("products %v after a failed write", ps)
+			}
+			if h, _ := tx.History(store.HistoryFilter{}); len(h) != 0 {
+				t.Errorf("history %v after a failed write", h)
+			}
+			return nil
+		})
+	})
+}
