@@ -57,6 +57,9 @@ type Options struct {
 	// fresh database of it, unless DB names one.
 	Engine string
 	DB     string
+	// Settle, SyncInterval and Lease tune the synchronisation (0: the
+	// test defaults, 100ms, 20ms and 30s).
+	Settle, SyncInterval, Lease time.Duration
 }
 
 // PostgresEnv names the variable that holds the URL of the PostgreSQL
@@ -141,7 +144,13 @@ func Server(t testing.TB, opt Options) (*app.Server, *client.Client) {
 		db = Database(t, engine)
 	}
 	c := app.Config{Addr: "127.0.0.1:0", DB: db, BootstrapToken: Token, Out: io.Discard,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Settle: opt.Settle, SyncInterval: opt.SyncInterval, Lease: opt.Lease}
+	if c.Settle == 0 {
+		c.Settle = 100 * time.Millisecond
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = 20 * time.Millisecond
+	}
 	if opt.Clock != nil {
 		c.Now = opt.Clock.Now
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,9 +17,14 @@ import (
 	"time"
 
 	"github.com/allot/allot"
+	"github.com/allot/allot/generic"
 	"github.com/allot/allot/httpapi"
 	"github.com/allot/allot/service"
 	"github.com/allot/allot/store"
+	"github.com/allot/allot/syncer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Config is what a server needs to start.
@@ -35,6 +41,15 @@ type Config struct {
 	Out io.Writer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Settle is how long increases wait before they are pushed (0: 5s).
+	Settle time.Duration
+	// SyncInterval is the pause between rounds of the synchronisation
+	// (0: 200ms); DriftEvery how often channels are read back (0: 5 min).
+	SyncInterval, DriftEvery time.Duration
+	// Lease is how long a process owns a channel's pushes (0: 30s).
+	Lease time.Duration
+	// Connect overrides the connector of each platform (tests).
+	Connect syncer.Factory
 }
 
 // ConfigFromEnv fills a Config's unset fields from ALLOT_ADDR, ALLOT_DB and
@@ -64,6 +79,8 @@ type Server struct {
 	DB      *store.DB
 	Service *service.Service
 	API     *httpapi.Server
+	Sync    *syncer.Worker
+	Metrics *prometheus.Registry
 
 	listener net.Listener
 	http     *http.Server
@@ -98,7 +115,20 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
+	s.Metrics = prometheus.NewRegistry()
+	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	host, _ := os.Hostname()
+	s.Sync = &syncer.Worker{DB: db, Connect: c.Connect, Now: svc.Now, Log: c.Log, Metrics: syncer.NewMetrics(s.Metrics),
+		Owner: fmt.Sprintf("%s-%d-%x", host, os.Getpid(), rand.Uint32()), Settle: c.Settle, Interval: c.SyncInterval, Lease: c.Lease,
+		DriftEvery: c.DriftEvery}
+	if s.Sync.Connect == nil {
+		s.Sync.Connect = Connectors
+	}
+	if s.Sync.DriftEvery == 0 {
+		s.Sync.DriftEvery = 5 * time.Minute
+	}
 	s.API = httpapi.New(svc, c.Log)
+	s.API.Sync = s.Sync
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		db.Close()
@@ -109,7 +139,11 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.loops.Add(2)
+	s.loops.Add(3)
+	go func() {
+		defer s.loops.Done()
+		s.Sync.Run(loopCtx)
+	}()
 	go func() {
 		defer s.loops.Done()
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -127,6 +161,8 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", s.API)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
+	mux.Handle("POST /webhooks/generic/{channel}", generic.Webhooks(s.Service, s.Config.Log, s.Service.Now))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.DB.Version(r.Context()); err != nil {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
@@ -193,4 +229,13 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.loops.Wait()
 	return errors.Join(err, s.DB.Close())
+}
+
+// Connectors returns the connector of a channel by its platform.
+func Connectors(ch store.ChannelRow) (syncer.Connector, error) {
+	switch ch.Platform {
+	case allot.Generic:
+		return generic.New(ch)
+	}
+	return nil, fmt.Errorf("no connector for platform %s", ch.Platform)
 }

@@ -353,3 +353,13 @@ func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
 	found := walkFields(t)
 	return found, found != nil
 }
+
+// DecodeJSON decodes a JSON body into v as the API does: strictly, with
+// errors that name the field. Webhook handlers use it once the body's
+// signature is checked.
+func DecodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return allot.FieldError("body", "a JSON object is required")
+	}
+	return decodeBytes(body, v)
+}

@@ -43,11 +43,21 @@ var openAPI []byte
 // OpenAPI returns the OpenAPI document of the API.
 func OpenAPI() []byte { return openAPI }
 
+// Sync is what the API asks of the synchronisation.
+type Sync interface {
+	// Resync pushes every listing of a channel again.
+	Resync(ctx context.Context, merchant int64, channel string) error
+	// CheckDrift reads a channel back and mends what differs.
+	CheckDrift(ctx context.Context, merchant int64, channel string) (int, error)
+}
+
 // Server serves the JSON API.
 type Server struct {
 	svc *service.Service
 	log *slog.Logger
 	mux *http.ServeMux
+	// Sync, when set, serves resync and drift checks.
+	Sync Sync
 
 	mu    sync.Mutex
 	cache map[string]cachedActor // token hash → who, for a short while
@@ -252,4 +262,16 @@ func (q *query) time(name string) time.Time {
 		q.err = allot.FieldError(name, "must be a time like 2026-11-26T09:00:00Z (RFC 3339), not %q", v)
 	}
 	return t
+}
+
+// WriteJSON writes v as the API does.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// WriteError writes err in the API's error shape, logging internal errors.
+func WriteError(w http.ResponseWriter, log *slog.Logger, err error) {
+	status, body := Describe(err)
+	if status >= 500 {
+		log.Error("request failed", "err", err)
+	}
+	writeJSON(w, status, body)
 }

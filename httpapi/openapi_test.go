@@ -173,6 +173,8 @@ var goSchemas = []struct {
 	{"OrderLine", reflect.TypeFor[allot.OrderLine](), true, nil},
 	{"Hold", reflect.TypeFor[service.Hold](), true, nil},
 	{"Quantity", reflect.TypeFor[service.Quantity](), true, nil},
+	{"SyncStatus", reflect.TypeFor[service.SyncStatus](), true, nil},
+	{"Publication", reflect.TypeFor[service.Publication](), true, nil},
 	{"Explanation", reflect.TypeFor[engine.Explanation](), true, nil},
 	{"Term", reflect.TypeFor[engine.Term](), true, nil},
 	{"Readiness", reflect.TypeFor[service.Readiness](), true, nil},
@@ -710,6 +712,11 @@ func TestOpenAPIConversation(t *testing.T) {
 
 		// Quantities and their explanations.
 		c.ok(200, "GET", "/v1/channels/b2c/quantities", nil)
+		c.ok(200, "GET", "/v1/channels/b2c/sync", nil)
+		c.ok(202, "POST", "/v1/channels/b2c/resync", nil)
+		c.fail(409, "conflict", "", "POST", "/v1/channels/manual/resync", nil)
+		c.fail(404, "not_found", "", "POST", "/v1/channels/nope/drift", nil)
+		c.ok(200, "POST", "/v1/channels/manual/drift", nil)
 		c.fail(404, "not_found", "", "GET", "/v1/channels/nope/quantities", nil)
 		c.ok(200, "GET", "/v1/quantities", nil)
 		c.ok(200, "GET", "/v1/quantities?sku=tee&sku=cap", nil)

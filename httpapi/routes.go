@@ -44,6 +44,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/channels/{code}/rules/{sku}", s.getRules)
 	s.handle("PUT /v1/channels/{code}/rules/{sku}", s.putRules)
 	s.handle("GET /v1/channels/{code}/quantities", s.channelQuantities)
+	s.handle("GET /v1/channels/{code}/sync", s.channelSync)
+	s.handle("POST /v1/channels/{code}/resync", s.resync)
+	s.handle("POST /v1/channels/{code}/drift", s.checkDrift)
 
 	s.handle("GET /v1/allocations", s.listAllocations)
 	s.handle("POST /v1/allocations", s.createAllocation)
@@ -468,5 +471,46 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, who service.Act
 		hs = []allot.HistoryEntry{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"history": hs})
+	return nil
+}
+
+func (s *Server) channelSync(w http.ResponseWriter, r *http.Request, who service.Actor) error {
+	st, err := s.svc.Sync(r.Context(), who, r.PathValue("code"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) resync(w http.ResponseWriter, r *http.Request, who service.Actor) error {
+	if _, err := s.svc.GetChannel(r.Context(), who, r.PathValue("code")); err != nil {
+		return err
+	}
+	if s.Sync == nil {
+		return allot.Errorf(allot.Conflict, "this server runs no synchronisation")
+	}
+	if err := s.Sync.Resync(r.Context(), who.Merchant, r.PathValue("code")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"channel": r.PathValue("code"), "resync": "queued"})
+	return nil
+}
+
+func (s *Server) checkDrift(w http.ResponseWriter, r *http.Request, who service.Actor) error {
+	if _, err := s.svc.GetChannel(r.Context(), who, r.PathValue("code")); err != nil {
+		return err
+	}
+	if s.Sync == nil {
+		return allot.Errorf(allot.Conflict, "this server runs no synchronisation")
+	}
+	n, err := s.Sync.CheckDrift(r.Context(), who.Merchant, r.PathValue("code"))
+	if err != nil {
+		if _, ok := err.(*allot.Error); !ok {
+			return allot.Errorf(allot.Conflict, "could not read channel %s back: %v", r.PathValue("code"), err)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channel": r.PathValue("code"), "mended": n})
 	return nil
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -875,4 +876,60 @@ func matches(l store.OrderLineRow, req allot.Line) bool {
 		return l.Listing == req.Listing
 	}
 	return l.SKU == req.SKU
+}
+
+// ImportDelivery imports an order a channel delivered (a webhook), once per
+// delivery id: a delivery seen before changes nothing and reports
+// duplicate. The receipt is written in the import's transaction.
+func (s *Service) ImportDelivery(ctx context.Context, who Actor, deliveryID string, p OrderParams) (allot.Order, bool, error) {
+	if err := checkOrder(&p, allot.Imported); err != nil {
+		return allot.Order{}, false, err
+	}
+	var out allot.Order
+	var duplicate bool
+	err := s.write(ctx, who, func(tx *store.Tx) error {
+		duplicate = false
+		ch, err := tx.Channel(p.Channel)
+		if err != nil {
+			return err
+		}
+		if deliveryID != "" {
+			fresh, err := tx.ReceiveWebhook(ch.ID, deliveryID)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				duplicate = true
+				return nil
+			}
+		}
+		o, _, err := importOrder(tx, p, "")
+		if err != nil {
+			return err
+		}
+		out = o.Public()
+		return nil
+	})
+	return out, duplicate, err
+}
+
+// ChannelOwner finds who owns a channel that sent something: among the
+// channels of that code and platform, across merchants, the one whose
+// settings open it (a webhook secret verifying the signature). NotFound if
+// none does.
+func (s *Service) ChannelOwner(ctx context.Context, platform allot.Platform, code string, opens func(settings map[string]any) bool) (Actor, error) {
+	owners, err := s.DB.ChannelsByCode(ctx, code, string(platform))
+	if err != nil {
+		return Actor{}, err
+	}
+	for _, o := range owners {
+		var settings map[string]any
+		if json.Unmarshal([]byte(o.Settings), &settings) != nil {
+			continue
+		}
+		if opens(settings) {
+			return Actor{Merchant: o.Merchant, Name: string(platform) + " webhook"}, nil
+		}
+	}
+	return Actor{}, allot.Errorf(allot.Unauthorized, "the signature does not match channel %q", code)
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/engine"
@@ -134,4 +135,53 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// SyncStatus is what the synchronisation knows of a channel: its
+// connection, what waits to be pushed, and the last publications.
+type SyncStatus struct {
+	Channel        string        `json:"channel"`
+	LastSuccessAt  *time.Time    `json:"last_success_at"`
+	LastErrorAt    *time.Time    `json:"last_error_at"`
+	LastError      string        `json:"last_error"`
+	DriftCheckedAt *time.Time    `json:"drift_checked_at"`
+	DriftMended    int           `json:"drift_mended"`
+	Pending        int           `json:"pending"`
+	Failing        int           `json:"failing"`
+	OldestPending  *time.Time    `json:"oldest_pending"`
+	Publications   []Publication `json:"publications"`
+}
+
+// Publication is the last quantity pushed to a channel for a listing.
+type Publication struct {
+	Listing   string    `json:"listing"`
+	SKU       string    `json:"sku"`
+	Quantity  int       `json:"quantity"`
+	PushedAt  time.Time `json:"pushed_at"`
+	Confirmed bool      `json:"confirmed"`
+}
+
+// Sync reads a channel's synchronisation status.
+func (s *Service) Sync(ctx context.Context, who Actor, channel string) (SyncStatus, error) {
+	out := SyncStatus{Channel: channel, Publications: []Publication{}}
+	err := s.read(ctx, who, func(tx *store.Tx) error {
+		c, err := tx.Channel(channel)
+		if err != nil {
+			return err
+		}
+		st, err := tx.SyncStateOf(c.ID)
+		if err != nil {
+			return err
+		}
+		out.LastSuccessAt, out.LastErrorAt, out.LastError = st.LastSuccess, st.LastErrorAt, st.LastError
+		out.DriftCheckedAt, out.DriftMended = st.DriftCheckedAt, st.DriftMended
+		out.Pending, out.Failing, out.OldestPending = st.Pending, st.Failing, st.OldestPending
+		pubs, err := tx.Publications(c.ID)
+		for _, p := range pubs {
+			out.Publications = append(out.Publications, Publication{Listing: p.ExternalID, SKU: p.SKU, Quantity: p.Quantity,
+				PushedAt: p.PushedAt, Confirmed: p.Confirmed})
+		}
+		return err
+	})
+	return out, err
 }

@@ -44,14 +44,6 @@ type Warning struct {
 // maxWarnings bounds the warnings of one kind per channel.
 const maxWarnings = 50
 
-// Connection is what the synchronisation knows of a channel's connection;
-// the service asks it through Service.Connections when set.
-type Connection struct {
-	OK          bool
-	Detail      string
-	LastSuccess *time.Time
-}
-
 // ReadinessOf computes readiness for every channel (or one, if named).
 func (s *Service) ReadinessOf(ctx context.Context, who Actor, channel string) ([]Readiness, error) {
 	var out []Readiness
@@ -85,7 +77,11 @@ func (s *Service) ReadinessOf(ctx context.Context, who Actor, channel string) ([
 		}
 		for _, c := range channels {
 			r := Readiness{Channel: c.Code, Warnings: []Warning{}}
-			r.Checks = append(r.Checks, connected(c, s.Connection))
+			st, err := tx.SyncStateOf(c.ID)
+			if err != nil {
+				return err
+			}
+			r.Checks = append(r.Checks, connected(c, st, tx.Now))
 			linked, err := productsLinked(tx, c)
 			if err != nil {
 				return err
@@ -117,7 +113,7 @@ func (s *Service) ReadinessOf(ctx context.Context, who Actor, channel string) ([
 	return out, err
 }
 
-func connected(c store.ChannelRow, conn func(string) (Connection, bool)) Check {
+func connected(c store.ChannelRow, st store.SyncState, now time.Time) Check {
 	ch := Check{Name: "connected", OK: true}
 	required := map[allot.Platform][]string{
 		allot.Shopify: {"shop_url", "access_token", "location_id", "webhook_secret"},
@@ -137,12 +133,18 @@ func connected(c store.ChannelRow, conn func(string) (Connection, bool)) Check {
 		ch.Items = missing
 	case len(required) == 0:
 		ch.Detail = fmt.Sprintf("%s channel: nothing to connect", c.Platform)
+	case st.LastSuccess == nil && st.LastErrorAt == nil:
+		ch.OK, ch.Detail = false, "configured; not contacted yet"
+	case st.LastErrorAt != nil && (st.LastSuccess == nil || st.LastErrorAt.After(*st.LastSuccess)):
+		ch.OK = false
+		ch.Detail = fmt.Sprintf("last call failed %s ago: %s", now.Sub(*st.LastErrorAt).Round(time.Second), st.LastError)
 	default:
-		ch.Detail = "configured; not contacted yet"
-		if conn != nil {
-			if state, ok := conn(c.Code); ok {
-				ch.OK, ch.Detail = state.OK, state.Detail
-			}
+		ch.Detail = fmt.Sprintf("last successful call %s ago", now.Sub(*st.LastSuccess).Round(time.Second))
+	}
+	if st.Pending > 0 {
+		ch.Detail += fmt.Sprintf("; %s waiting to be pushed", plural(st.Pending, "quantity", "quantities"))
+		if st.Failing > 0 {
+			ch.Detail += fmt.Sprintf(", %d after a failure", st.Failing)
 		}
 	}
 	return ch

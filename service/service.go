@@ -21,9 +21,6 @@ type Service struct {
 	// Now is the clock; tests set it to control time windows, holds and
 	// stock report ages.
 	Now func() time.Time
-	// Connection, when set, tells readiness the state of a channel's
-	// connection, as the synchronisation last saw it.
-	Connection func(channel string) (Connection, bool)
 }
 
 // New returns a Service on db with the real clock.

@@ -89,8 +89,13 @@ func (tx *Tx) LockProducts(ids []int64) error {
 // merchant: allocation changes, whose conflict check must see them all.
 func (tx *Tx) LockMerchant() error { return tx.d.lockMerchant(tx.ctx, tx.tx, tx.M) }
 
-// flush writes what the transaction gathered: its history.
+// flush writes what the transaction gathered: its history, and the outbox
+// marks of the products whose quantities it may have changed, so that the
+// synchronisation learns of every change in the change's own transaction.
 func (tx *Tx) flush() error {
+	if err := tx.markDirty(); err != nil {
+		return err
+	}
 	for _, h := range tx.history {
 		detail := []byte("{}")
 		if h.detail != nil {
@@ -117,3 +122,24 @@ func nullString(s string) any {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// markDirty records the touched products in the outbox (sync_dirty);
+// product 0 stands for all of them.
+func (tx *Tx) markDirty() error {
+	if tx.M == 0 {
+		return nil
+	}
+	ids, all := tx.Touched()
+	if all {
+		ids = []int64{0}
+	}
+	now := micros(tx.Now)
+	for _, id := range ids {
+		if _, err := tx.exec(`INSERT INTO sync_dirty (merchant_id, product_id, version, since) VALUES ($1, $2, 1, $3)
+			ON CONFLICT (merchant_id, product_id) DO UPDATE SET version = sync_dirty.version + 1`, tx.M, id, now); err != nil {
+			return err
+		}
+	}
+	tx.touched, tx.touchedAll = nil, false
+	return nil
+}

@@ -1,0 +1,407 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Mark is an outbox entry: a product whose quantities may have changed
+// (Product 0: every product), marked Version times since Since.
+type Mark struct {
+	Product int64
+	Version int64
+	Since   time.Time
+}
+
+// MarkedMerchants lists the merchants with outbox marks.
+func (db *DB) MarkedMerchants(ctx context.Context) ([]int64, error) {
+	return scanIDs(db.read.QueryContext(ctx, `SELECT DISTINCT merchant_id FROM sync_dirty`))
+}
+
+// Marks reads up to limit outbox marks of the merchant, oldest first.
+func (tx *Tx) Marks(limit int) ([]Mark, error) {
+	rows, err := tx.query(`SELECT product_id, version, since FROM sync_dirty WHERE merchant_id = $1 ORDER BY since, product_id LIMIT `+itoa(limit), tx.M)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Mark
+	for rows.Next() {
+		var m Mark
+		var since int64
+		if err := rows.Scan(&m.Product, &m.Version, &since); err != nil {
+			return nil, err
+		}
+		m.Since = fromMicros(since)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ClearMark removes a mark, unless it was marked again since it was read.
+func (tx *Tx) ClearMark(m Mark) error {
+	_, err := tx.exec(`DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, tx.M, m.Product, m.Version)
+	return err
+}
+
+// MarkAll marks every product of the merchant: a full resync.
+func (tx *Tx) MarkAll() { tx.TouchAll() }
+
+// PushListing is a linked, enabled listing on a channel that allot pushes
+// to, with what was last published and what is waiting to be.
+type PushListing struct {
+	ListingID  int64
+	ChannelID  int64
+	ProductID  int64
+	Channel    string
+	ExternalID string
+	PushRef    string
+	SKU        string
+	// Published is the last quantity pushed (nil: never), Confirmed whether
+	// the channel confirmed it.
+	Published *int
+	Confirmed bool
+	// Pending is the quantity waiting to be pushed (nil: none).
+	Pending *int
+}
+
+// pushPlatforms are the platforms allot pushes quantities to.
+const pushPlatforms = `('shopify', 'generic', 'file')`
+
+// PushListings lists the linked, enabled listings, on channels that allot
+// pushes to, of the given products and of the bundles that contain them
+// (nil: of every product).
+func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
+	q := `SELECT l.id, l.channel_id, l.product_id, c.code, l.external_id, l.push_ref, p.sku, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
+		FROM listings l JOIN channels c ON c.id = l.channel_id JOIN products p ON p.id = l.product_id
+		LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id
+		WHERE l.merchant_id = $1 AND l.enabled = TRUE AND c.platform IN ` + pushPlatforms
+	var out []PushListing
+	scan := func(q string, args ...any) error {
+		rows, err := tx.query(q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var l PushListing
+			var pub, pen sql.NullInt64
+			if err := rows.Scan(&l.ListingID, &l.ChannelID, &l.ProductID, &l.Channel, &l.ExternalID, &l.PushRef, &l.SKU, &pub, &l.Confirmed, &pen); err != nil {
+				return err
+			}
+			l.Published, l.Pending = intPtr(pub), intPtr(pen)
+			out = append(out, l)
+		}
+		return rows.Err()
+	}
+	if productIDs == nil {
+		return out, scan(q+` ORDER BY l.id`, tx.M)
+	}
+	bundles, err := tx.BundlesOf(productIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range chunks(append(append([]int64{}, productIDs...), bundles...)) {
+		in, args := inList(2, part)
+		if err := scan(q+` AND l.product_id IN `+in+` ORDER BY l.id`, append([]any{tx.M}, args...)...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetPending records the newest quantity to push for a listing, due at due
+// or sooner if a push was already due sooner (so that a stream of changes
+// never puts a push off for ever); first is when the change it carries was
+// made (kept if an older one is waiting).
+func (tx *Tx) SetPending(l PushListing, quantity int, due, first time.Time) error {
+	var version int64
+	if err := tx.row(`UPDATE listings SET push_version = push_version + 1 WHERE id = $1 RETURNING push_version`,
+		l.ListingID).Scan(&version); err != nil {
+		return err
+	}
+	_, err := tx.exec(`INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at)
+		VALUES ($1, $2, $3, $4, $7, $5, $6) ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity,
+		version = excluded.version, attempts = 0,
+		due_at = CASE WHEN excluded.due_at < sync_pending.due_at THEN excluded.due_at ELSE sync_pending.due_at END`,
+		l.ListingID, l.ChannelID, tx.M, quantity, micros(due), micros(first), version)
+	return err
+}
+
+// DropPending forgets what was waiting for a listing: its quantity came
+// back to what the channel shows.
+func (tx *Tx) DropPending(listingID int64) error {
+	_, err := tx.exec(`DELETE FROM sync_pending WHERE listing_id = $1 AND merchant_id = $2`, listingID, tx.M)
+	return err
+}
+
+// ChannelDue is a channel with pushes due.
+type ChannelDue struct {
+	Merchant, Channel int64
+}
+
+// DueChannels lists the channels with pushes due at now, whose lease is
+// free or held by owner.
+func (db *DB) DueChannels(ctx context.Context, now time.Time, owner string) ([]ChannelDue, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT p.merchant_id, p.channel_id FROM sync_pending p
+		LEFT JOIN sync_channels s ON s.channel_id = p.channel_id
+		WHERE p.due_at <= $1 AND (s.lease_until IS NULL OR s.lease_until < $1 OR s.lease_owner = $2)`, micros(now), owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ChannelDue
+	for rows.Next() {
+		var c ChannelDue
+		if err := rows.Scan(&c.Merchant, &c.Channel); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// AcquireLease makes owner the one pusher of a channel until until, if the
+// lease is free, expired or already owner's.
+func (tx *Tx) AcquireLease(channelID int64, owner string, until time.Time) (bool, error) {
+	now := micros(tx.Now)
+	if _, err := tx.exec(`INSERT INTO sync_channels (channel_id, merchant_id) VALUES ($1, $2) ON CONFLICT (channel_id) DO NOTHING`,
+		channelID, tx.M); err != nil {
+		return false, err
+	}
+	res, err := tx.exec(`UPDATE sync_channels SET lease_owner = $1, lease_until = $2
+		WHERE channel_id = $3 AND merchant_id = $4 AND (lease_until < $5 OR lease_owner = $1)`, owner, micros(until), channelID, tx.M, now)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ReleaseLease gives a channel's lease up.
+func (tx *Tx) ReleaseLease(channelID int64, owner string) error {
+	_, err := tx.exec(`UPDATE sync_channels SET lease_until = 0 WHERE channel_id = $1 AND lease_owner = $2`, channelID, owner)
+	return err
+}
+
+// Push is a quantity due for a listing.
+type Push struct {
+	PushListing
+	Quantity int
+	Version  int64
+	FirstAt  time.Time
+	Attempts int
+}
+
+// DuePushes reads up to limit pushes of a channel due at tx.Now, oldest
+// change first.
+func (tx *Tx) DuePushes(channelID int64, limit int) ([]Push, error) {
+	rows, err := tx.query(`SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.quantity, pen.version, pen.first_at,
+		pen.attempts, pub.quantity, COALESCE(pub.confirmed, FALSE)
+		FROM sync_pending pen JOIN listings l ON l.id = pen.listing_id LEFT JOIN products p ON p.id = l.product_id
+		LEFT JOIN publications pub ON pub.listing_id = pen.listing_id
+		WHERE pen.channel_id = $1 AND pen.merchant_id = $2 AND pen.due_at <= $3 ORDER BY pen.first_at, pen.listing_id LIMIT `+itoa(limit),
+		channelID, tx.M, micros(tx.Now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Push
+	for rows.Next() {
+		var p Push
+		var first int64
+		var pub sql.NullInt64
+		if err := rows.Scan(&p.ListingID, &p.ExternalID, &p.PushRef, &p.SKU, &p.Quantity, &p.Version, &first, &p.Attempts, &pub, &p.Confirmed); err != nil {
+			return nil, err
+		}
+		p.ChannelID, p.FirstAt, p.Published = channelID, fromMicros(first), intPtr(pub)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Confirm records that the channel shows quantity for a listing, and
+// forgets the pending push if no newer value arrived since version.
+func (tx *Tx) Confirm(p Push, quantity int, outcome, detail string) error {
+	now := micros(tx.Now)
+	if _, err := tx.exec(`INSERT INTO publications (listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error)
+		VALUES ($1, $2, $3, $4, $5, TRUE, '') ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity,
+		pushed_at = excluded.pushed_at, confirmed = TRUE, error = ''`, p.ListingID, p.ChannelID, tx.M, quantity, now); err != nil {
+		return err
+	}
+	if _, err := tx.exec(`DELETE FROM sync_pending WHERE listing_id = $1 AND version = $2`, p.ListingID, p.Version); err != nil {
+		return err
+	}
+	_, err := tx.exec(`INSERT INTO publication_log (merchant_id, channel_id, listing_id, quantity, at, outcome, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tx.M, p.ChannelID, p.ListingID, quantity, now, outcome, detail)
+	return err
+}
+
+// Retry puts a push off until due, counting the attempt and its error.
+func (tx *Tx) Retry(p Push, due time.Time, msg string) error {
+	_, err := tx.exec(`UPDATE sync_pending SET attempts = attempts + 1, due_at = $1, last_error = $2 WHERE listing_id = $3`,
+		micros(due), msg, p.ListingID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(`INSERT INTO publication_log (merchant_id, channel_id, listing_id, quantity, at, outcome, detail)
+		VALUES ($1, $2, $3, $4, $5, 'error', $6)`, tx.M, p.ChannelID, p.ListingID, p.Quantity, micros(tx.Now), msg)
+	return err
+}
+
+// ChannelCalled records the outcome of a call to a channel: msg empty for
+// a success.
+func (tx *Tx) ChannelCalled(channelID int64, msg string) error {
+	now := micros(tx.Now)
+	if _, err := tx.exec(`INSERT INTO sync_channels (channel_id, merchant_id) VALUES ($1, $2) ON CONFLICT (channel_id) DO NOTHING`,
+		channelID, tx.M); err != nil {
+		return err
+	}
+	if msg == "" {
+		_, err := tx.exec(`UPDATE sync_channels SET last_success_at = $1 WHERE channel_id = $2`, now, channelID)
+		return err
+	}
+	_, err := tx.exec(`UPDATE sync_channels SET last_error_at = $1, last_error = $2 WHERE channel_id = $3`, now, msg, channelID)
+	return err
+}
+
+// DriftChecked records a drift check of a channel and what it mended.
+func (tx *Tx) DriftChecked(channelID int64, mended int) error {
+	if _, err := tx.exec(`INSERT INTO sync_channels (channel_id, merchant_id) VALUES ($1, $2) ON CONFLICT (channel_id) DO NOTHING`,
+		channelID, tx.M); err != nil {
+		return err
+	}
+	_, err := tx.exec(`UPDATE sync_channels SET drift_checked_at = $1, drift_mended = drift_mended + $2 WHERE channel_id = $3`,
+		micros(tx.Now), mended, channelID)
+	return err
+}
+
+// SyncState is what the synchronisation knows of a channel.
+type SyncState struct {
+	LastSuccess, LastErrorAt *time.Time
+	LastError                string
+	DriftCheckedAt           *time.Time
+	DriftMended              int
+	Pending, Failing         int // pushes waiting, and those that failed at least once
+	OldestPending            *time.Time
+}
+
+// SyncStateOf reads a channel's synchronisation state.
+func (tx *Tx) SyncStateOf(channelID int64) (SyncState, error) {
+	var s SyncState
+	var ok, errAt sql.NullInt64
+	var drift int64
+	err := tx.row(`SELECT last_success_at, last_error_at, last_error, drift_checked_at, drift_mended FROM sync_channels WHERE channel_id = $1 AND merchant_id = $2`,
+		channelID, tx.M).Scan(&ok, &errAt, &s.LastError, &drift, &s.DriftMended)
+	if err != nil && !isNoRows(err) {
+		return s, err
+	}
+	s.LastSuccess, s.LastErrorAt = timePtr(ok), timePtr(errAt)
+	if drift > 0 {
+		t := fromMicros(drift)
+		s.DriftCheckedAt = &t
+	}
+	var oldest, failing sql.NullInt64
+	err = tx.row(`SELECT COUNT(*), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), MIN(first_at) FROM sync_pending WHERE channel_id = $1`,
+		channelID).Scan(&s.Pending, &failing, &oldest)
+	if err != nil {
+		return s, err
+	}
+	s.Failing, s.OldestPending = int(failing.Int64), timePtr(oldest)
+	return s, nil
+}
+
+// Publication is a listing's last publication.
+type Publication struct {
+	ListingID  int64
+	ExternalID string
+	PushRef    string
+	SKU        string
+	Quantity   int
+	PushedAt   time.Time
+	Confirmed  bool
+	Error      string
+}
+
+// Publications lists a channel's publications.
+func (tx *Tx) Publications(channelID int64) ([]Publication, error) {
+	rows, err := tx.query(`SELECT pub.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pub.quantity, pub.pushed_at, pub.confirmed, pub.error
+		FROM publications pub JOIN listings l ON l.id = pub.listing_id LEFT JOIN products p ON p.id = l.product_id
+		WHERE pub.channel_id = $1 AND pub.merchant_id = $2 ORDER BY l.external_id`, channelID, tx.M)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Publication
+	for rows.Next() {
+		var p Publication
+		var at int64
+		if err := rows.Scan(&p.ListingID, &p.ExternalID, &p.PushRef, &p.SKU, &p.Quantity, &at, &p.Confirmed, &p.Error); err != nil {
+			return nil, err
+		}
+		p.PushedAt = fromMicros(at)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetPushRef records what a channel needs to push a listing's quantity.
+func (tx *Tx) SetPushRef(channelID int64, externalID, ref string) error {
+	_, err := tx.exec(`UPDATE listings SET push_ref = $1 WHERE channel_id = $2 AND external_id = $3 AND merchant_id = $4`,
+		ref, channelID, externalID, tx.M)
+	return err
+}
+
+// ReceiveWebhook records a webhook's id; false if it was received before.
+func (tx *Tx) ReceiveWebhook(channelID int64, id string) (bool, error) {
+	res, err := tx.exec(`INSERT INTO webhook_receipts (channel_id, webhook_id, received_at) VALUES ($1, $2, $3)
+		ON CONFLICT (channel_id, webhook_id) DO NOTHING`, channelID, id, micros(tx.Now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ChannelsByCode finds, across merchants, the channels with a code and a
+// platform: webhooks name only the channel, and the signature tells whose.
+func (db *DB) ChannelsByCode(ctx context.Context, code string, platform string) ([]ChannelOwner, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT merchant_id, id, settings FROM channels WHERE code = $1 AND platform = $2`, code, platform)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ChannelOwner
+	for rows.Next() {
+		var c ChannelOwner
+		if err := rows.Scan(&c.Merchant, &c.Channel, &c.Settings); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ChannelOwner is a channel with its merchant and raw settings.
+type ChannelOwner struct {
+	Merchant, Channel int64
+	Settings          string
+}
+
+// PushChannels lists the merchant's channels that allot pushes to.
+func (tx *Tx) PushChannels() ([]ChannelRow, error) {
+	return tx.channels(`AND platform IN ` + pushPlatforms)
+}
+
+// MerchantsWithPushChannels lists the merchants that have a channel allot
+// pushes to.
+func (db *DB) MerchantsWithPushChannels(ctx context.Context) ([]int64, error) {
+	return scanIDs(db.read.QueryContext(ctx, `SELECT DISTINCT merchant_id FROM channels WHERE platform IN `+pushPlatforms))
+}
+
+// DriftMended counts quantities mended on a channel outside a drift check.
+func (tx *Tx) DriftMended(channelID int64, n int) error {
+	_, err := tx.exec(`UPDATE sync_channels SET drift_mended = drift_mended + $1 WHERE channel_id = $2`, n, channelID)
+	return err
+}

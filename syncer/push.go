@@ -1,0 +1,350 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/allot/allot/store"
+)
+
+// staleWaits is how many times a push waits, when the channel shows fewer
+// units than allot last published, for the channel's orders to arrive
+// before allot sets its own number over the channel's.
+const staleWaits = 3
+
+// PushDue pushes what is due on every channel whose lease this worker can
+// take, the channels side by side.
+func (w *Worker) PushDue(ctx context.Context) error {
+	w.defaults()
+	due, err := w.DB.DueChannels(ctx, w.Now(), w.Owner)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(due))
+	for i, d := range due {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.pushChannel(ctx, d.Merchant, d.Channel)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// pushChannel pushes a channel's due quantities, batch after batch, while
+// it holds the channel's lease.
+func (w *Worker) pushChannel(ctx context.Context, merchant, channelID int64) error {
+	var ch store.ChannelRow
+	var got bool
+	err := w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
+		var err error
+		if got, err = tx.AcquireLease(channelID, w.Owner, tx.Now.Add(w.Lease)); err != nil || !got {
+			return err
+		}
+		chs, err := tx.PushChannels()
+		for _, c := range chs {
+			if c.ID == channelID {
+				ch = c
+			}
+		}
+		return err
+	})
+	if err != nil || !got {
+		return err
+	}
+	defer w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
+		return tx.ReleaseLease(channelID, w.Owner)
+	})
+	if ch.ID == 0 {
+		return nil // no longer a channel allot pushes to
+	}
+	conn, err := w.connector(ch)
+	if err != nil {
+		return w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
+			return tx.ChannelCalled(channelID, "cannot connect: "+err.Error())
+		})
+	}
+	for ctx.Err() == nil {
+		var batch []store.Push
+		err := w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
+			if ok, err := tx.AcquireLease(channelID, w.Owner, tx.Now.Add(w.Lease)); err != nil || !ok {
+				batch = nil
+				return err // lost the lease: another worker goes on
+			}
+			var err error
+			batch, err = tx.DuePushes(channelID, max(1, conn.MaxBatch()))
+			return err
+		})
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		if err := w.pushBatch(ctx, merchant, ch, conn, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushBatch sends one batch and records what became of each push.
+func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.ChannelRow, conn Connector, batch []store.Push) error {
+	items := make([]Item, len(batch))
+	for i, p := range batch {
+		items[i] = Item{ExternalID: p.ExternalID, PushRef: p.PushRef, SKU: p.SKU, Quantity: p.Quantity,
+			Key: strconv.FormatInt(p.ListingID, 10) + "-" + strconv.FormatInt(p.Version, 10)}
+		if p.Published != nil && p.Confirmed {
+			prev := *p.Published
+			items[i].Previous = &prev
+		}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, w.CallTimeout)
+	results, callErr := conn.Push(callCtx, items)
+	cancel()
+	if callErr == nil && len(results) != len(items) {
+		callErr = fmt.Errorf("the channel answered %d results for %d quantities", len(results), len(items))
+	}
+	label := w.Metrics.label(merchant, ch.Code)
+	return w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
+		if callErr != nil {
+			msg := callErr.Error()
+			w.Metrics.Failures.WithLabelValues(label...).Inc()
+			for _, p := range batch {
+				w.Metrics.Retries.WithLabelValues(label...).Inc()
+				if err := tx.Retry(p, tx.Now.Add(backoff(p.Attempts)), msg); err != nil {
+					return err
+				}
+			}
+			return tx.ChannelCalled(ch.ID, msg)
+		}
+		for i, p := range batch {
+			r := results[i]
+			switch {
+			case r.Err == nil, r.Actual != nil && *r.Actual == p.Quantity:
+				if err := tx.Confirm(p, p.Quantity, "confirmed", ""); err != nil {
+					return err
+				}
+				w.Metrics.Pushes.WithLabelValues(label...).Inc()
+				w.Metrics.Lag.WithLabelValues(label...).Observe(tx.Now.Sub(p.FirstAt).Seconds())
+			case r.Actual != nil:
+				if err := w.stale(tx, p, *r.Actual, label); err != nil {
+					return err
+				}
+			default:
+				w.Metrics.Failures.WithLabelValues(label...).Inc()
+				w.Metrics.Retries.WithLabelValues(label...).Inc()
+				if err := tx.Retry(p, tx.Now.Add(backoff(p.Attempts)), r.Err.Error()); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.ChannelCalled(ch.ID, "")
+	})
+}
+
+// stale handles a push the channel refused because it shows another
+// number than allot last published. If it shows fewer, an order sold there
+// is probably on its way to allot: wait a little, a few times, for it.
+// Otherwise, or after waiting, allot's number is right: take what the
+// channel shows as the base of the next comparison (drift mended) and push
+// again at once.
+func (w *Worker) stale(tx *store.Tx, p store.Push, actual int, label []string) error {
+	if p.Published != nil && actual < *p.Published && p.Attempts < staleWaits {
+		return tx.Retry(p, tx.Now.Add(2*time.Second), fmt.Sprintf("the channel shows %d, not %d: waiting for its orders", actual, *p.Published))
+	}
+	w.Metrics.Drift.WithLabelValues(label...).Inc()
+	if err := tx.Confirm(p, actual, "drift", fmt.Sprintf("the channel showed %d; setting %d", actual, p.Quantity)); err != nil {
+		return err
+	}
+	if err := tx.DriftMended(p.ChannelID, 1); err != nil {
+		return err
+	}
+	// Confirm dropped the pending push of this version: put it back.
+	return tx.SetPending(p.PushListing, p.Quantity, tx.Now, p.FirstAt)
+}
+
+// CheckDrift reads back what a channel shows of every listing allot
+// published, and pushes again where it differs: it returns how many.
+func (w *Worker) CheckDrift(ctx context.Context, merchant int64, channel string) (int, error) {
+	w.defaults()
+	var ch store.ChannelRow
+	var pubs []store.Publication
+	err := w.DB.Read(ctx, merchant, w.Now(), func(tx *store.Tx) error {
+		var err error
+		if ch, err = tx.Channel(channel); err != nil {
+			return err
+		}
+		pubs, err = tx.Publications(ch.ID)
+		return err
+	})
+	if err != nil || len(pubs) == 0 || !pushes(ch.Platform) {
+		return 0, err
+	}
+	conn, err := w.connector(ch)
+	if err != nil {
+		return 0, err
+	}
+	mended := 0
+	for start := 0; start < len(pubs); start += max(1, conn.MaxBatch()) {
+		part := pubs[start:min(len(pubs), start+max(1, conn.MaxBatch()))]
+		items := make([]Item, len(part))
+		for i, p := range part {
+			items[i] = Item{ExternalID: p.ExternalID, PushRef: p.PushRef, SKU: p.SKU, Quantity: p.Quantity}
+		}
+		callCtx, cancel := context.WithTimeout(ctx, w.CallTimeout)
+		shown, err := conn.Read(callCtx, items)
+		cancel()
+		if err != nil {
+			return mended, err
+		}
+		err = w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
+			var ids []int64
+			for _, p := range part {
+				q, ok := shown[p.ExternalID]
+				if !ok || q == p.Quantity {
+					continue
+				}
+				// Take what the channel shows as the base of the next
+				// comparison, and push allot's number again.
+				push := store.Push{PushListing: store.PushListing{ListingID: p.ListingID, ChannelID: ch.ID}, Version: -1}
+				if err := tx.Confirm(push, q, "drift", fmt.Sprintf("the channel showed %d instead of %d", q, p.Quantity)); err != nil {
+					return err
+				}
+				ids = append(ids, p.ListingID)
+			}
+			if len(ids) > 0 {
+				mended += len(ids)
+				w.Metrics.Drift.WithLabelValues(w.Metrics.label(merchant, ch.Code)...).Add(float64(len(ids)))
+				if err := w.replan(tx, ch.ID, ids); err != nil {
+					return err
+				}
+			}
+			return tx.DriftChecked(ch.ID, len(ids))
+		})
+		if err != nil {
+			return mended, err
+		}
+	}
+	return mended, nil
+}
+
+// replan records a push, due now, of the given listings of a channel.
+func (w *Worker) replan(tx *store.Tx, channelID int64, listingIDs []int64) error {
+	listings, err := tx.Listings(channelID)
+	if err != nil {
+		return err
+	}
+	want := map[int64]bool{}
+	for _, id := range listingIDs {
+		want[id] = true
+	}
+	var products []int64
+	for _, l := range listings {
+		if want[l.ID] && l.ProductID != nil {
+			products = append(products, *l.ProductID)
+		}
+	}
+	if len(products) == 0 {
+		return nil
+	}
+	return planChannel(tx, channelID, products, tx.Now)
+}
+
+// driftDue checks the drift of every channel not checked for DriftEvery.
+func (w *Worker) driftDue(ctx context.Context) error {
+	merchants, err := w.DB.MerchantsWithPushChannels(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range merchants {
+		var due []string
+		err := w.DB.Read(ctx, m, w.Now(), func(tx *store.Tx) error {
+			chs, err := tx.PushChannels()
+			for _, c := range chs {
+				st, err := tx.SyncStateOf(c.ID)
+				if err != nil {
+					return err
+				}
+				if st.DriftCheckedAt == nil || w.Now().Sub(*st.DriftCheckedAt) >= w.DriftEvery {
+					due = append(due, c.Code)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, code := range due {
+			if _, err := w.CheckDrift(ctx, m, code); err != nil {
+				errs = append(errs, fmt.Errorf("drift check of %s: %w", code, err))
+				w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error {
+					c, cerr := tx.Channel(code)
+					if cerr != nil {
+						return cerr
+					}
+					tx.DriftChecked(c.ID, 0) // not again before DriftEvery
+					return tx.ChannelCalled(c.ID, err.Error())
+				})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkConnections calls Check on the channels allot pushes to that were
+// never contacted, or not for ConnectionEvery, so that readiness always
+// knows whether their credentials work.
+func (w *Worker) checkConnections(ctx context.Context) error {
+	merchants, err := w.DB.MerchantsWithPushChannels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range merchants {
+		var due []store.ChannelRow
+		err := w.DB.Read(ctx, m, w.Now(), func(tx *store.Tx) error {
+			chs, err := tx.PushChannels()
+			for _, c := range chs {
+				st, err := tx.SyncStateOf(c.ID)
+				if err != nil {
+					return err
+				}
+				last := st.LastSuccess
+				if st.LastErrorAt != nil && (last == nil || st.LastErrorAt.After(*last)) {
+					last = st.LastErrorAt
+				}
+				if last == nil || w.Now().Sub(*last) >= ConnectionEvery {
+					due = append(due, c)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range due {
+			msg := ""
+			conn, err := w.connector(c)
+			if err == nil {
+				callCtx, cancel := context.WithTimeout(ctx, w.CallTimeout)
+				err = conn.Check(callCtx)
+				cancel()
+			}
+			if err != nil {
+				msg = err.Error()
+			}
+			if err := w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error { return tx.ChannelCalled(c.ID, msg) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ConnectionEvery is how often an idle channel's connection is checked.
+const ConnectionEvery = 10 * time.Minute

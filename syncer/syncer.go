@@ -1,0 +1,353 @@
+// Package syncer pushes published quantities to the channels and proves
+// that they arrived (spec section 5). Every change marks, in its own
+// transaction, the products whose quantities it may have changed (the
+// outbox, store.Tx.markDirty). The worker turns marks into pushes due per
+// listing (newest value wins; decreases due at once, increases after a
+// settling delay), pushes them in batches the channel accepts under a
+// per-channel lease (so one worker pushes a channel at a time, and another
+// takes over if it dies), records each publication, retries with
+// exponential backoff, and detects and mends drift.
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/allot/allot"
+	"github.com/allot/allot/store"
+)
+
+// Connector talks to one channel.
+type Connector interface {
+	// MaxBatch is how many quantities one Push may carry.
+	MaxBatch() int
+	// Push sets the quantities. An error means the call failed as a whole
+	// (unreachable, throttled, 5xx): every item is retried later. Else
+	// there is one Result per item, in order.
+	Push(ctx context.Context, items []Item) ([]Result, error)
+	// Read returns what the channel shows for the items, by ExternalID;
+	// items it does not know are absent.
+	Read(ctx context.Context, items []Item) (map[string]int, error)
+	// Check makes a cheap call that proves the credentials work.
+	Check(ctx context.Context) error
+}
+
+// Item is a listing's quantity to push.
+type Item struct {
+	ExternalID string
+	PushRef    string // the channel's own reference, when it has one
+	SKU        string
+	Quantity   int
+	// Previous is the quantity last confirmed on the channel (nil: none).
+	// Channels that can compare and set refuse the push if they show
+	// something else: a change made there meanwhile is detected, not
+	// overwritten blindly.
+	Previous *int
+	// Key identifies this value of this listing, for idempotent calls.
+	Key string
+}
+
+// Result is the outcome of one item of a Push.
+type Result struct {
+	// Err is nil when the channel now shows the item's quantity.
+	Err error
+	// Actual, on a failed comparison, is what the channel shows.
+	Actual *int
+}
+
+// Factory returns the connector of a channel, from its settings.
+type Factory func(ch store.ChannelRow) (Connector, error)
+
+// Worker runs the synchronisation of every merchant of a database.
+type Worker struct {
+	DB      *store.DB
+	Connect Factory
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics *Metrics
+	// Owner names this worker in channel leases: unique per process.
+	Owner string
+	// Settle is how long an increase waits before it is pushed, so that an
+	// order sold on the channel but not yet received does not make a
+	// sold-out item come back for a moment. Decreases go at once.
+	Settle time.Duration
+	// Lease is how long a worker owns a channel's pushes without renewing.
+	Lease time.Duration
+	// DriftEvery is how often each channel is read back (0: never).
+	DriftEvery time.Duration
+	// Interval is the pause between two rounds of Run.
+	Interval time.Duration
+	// CallTimeout bounds one call to a channel.
+	CallTimeout time.Duration
+
+	mu    sync.Mutex
+	conns map[int64]cachedConnector
+	last  map[string]time.Time // when each periodic task last ran
+}
+
+// every reports whether the periodic task name is due, at most once per d.
+func (w *Worker) every(name string, d time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		w.last = map[string]time.Time{}
+	}
+	now := w.Now()
+	if t, ok := w.last[name]; ok && now.Sub(t) < d && !now.Before(t) {
+		return false
+	}
+	w.last[name] = now
+	return true
+}
+
+type cachedConnector struct {
+	settings string
+	conn     Connector
+}
+
+func (w *Worker) defaults() {
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	if w.Metrics == nil {
+		w.Metrics = NewMetrics(nil)
+	}
+	if w.Owner == "" {
+		w.Owner = fmt.Sprintf("worker-%x", rand.Uint64())
+	}
+	if w.Settle == 0 {
+		w.Settle = 5 * time.Second
+	}
+	if w.Lease == 0 {
+		w.Lease = 30 * time.Second
+	}
+	if w.Interval == 0 {
+		w.Interval = 200 * time.Millisecond
+	}
+	if w.CallTimeout == 0 {
+		w.CallTimeout = 30 * time.Second
+	}
+}
+
+// Run works until ctx ends: a round every Interval.
+func (w *Worker) Run(ctx context.Context) {
+	w.defaults()
+	t := time.NewTicker(w.Interval)
+	defer t.Stop()
+	for {
+		if err := w.Round(ctx); err != nil && ctx.Err() == nil {
+			w.Log.Error("sync round", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Round does one round of work: turn marks into pushes, push what is due,
+// read back the channels whose drift check is due.
+func (w *Worker) Round(ctx context.Context) error {
+	w.defaults()
+	err := w.Plan(ctx)
+	err = errors.Join(err, w.PushDue(ctx))
+	if w.every("connections", 5*time.Second) {
+		err = errors.Join(err, w.checkConnections(ctx))
+	}
+	if w.DriftEvery > 0 && w.every("drift", 5*time.Second) {
+		err = errors.Join(err, w.driftDue(ctx))
+	}
+	return err
+}
+
+// Plan turns every outbox mark into the pushes it calls for.
+func (w *Worker) Plan(ctx context.Context) error {
+	w.defaults()
+	merchants, err := w.DB.MarkedMerchants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range merchants {
+		for {
+			n, err := w.planBatch(ctx, m)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// planBatch handles up to 500 marks of a merchant; it returns how many.
+func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
+	var n int
+	err := w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error {
+		marks, err := tx.Marks(500)
+		if err != nil || len(marks) == 0 {
+			n = 0
+			return err
+		}
+		n = len(marks)
+		ids := []int64{}
+		first := marks[0].Since
+		for _, mk := range marks {
+			if mk.Since.Before(first) {
+				first = mk.Since
+			}
+			if mk.Product == 0 || ids == nil {
+				ids = nil // every product
+				continue
+			}
+			ids = append(ids, mk.Product)
+		}
+		if err := plan(tx, ids, first, w.Settle, false); err != nil {
+			return err
+		}
+		for _, mk := range marks {
+			if err := tx.ClearMark(mk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// plan computes the quantities of the listings of products (nil: all) and
+// records a push for each that differs from what the channel shows or
+// waits to show; with force, for every listing.
+func plan(tx *store.Tx, products []int64, first time.Time, settle time.Duration, force bool) error {
+	listings, err := tx.PushListings(products)
+	if err != nil || len(listings) == 0 {
+		return err
+	}
+	var scope []int64
+	if products != nil {
+		for _, l := range listings {
+			scope = append(scope, l.ProductID)
+		}
+	}
+	snap, err := tx.Snapshot(scope)
+	if err != nil {
+		return err
+	}
+	for _, l := range listings {
+		q := snap.Published(l.Channel, l.SKU)
+		shown := l.Published != nil && l.Confirmed && *l.Published == q
+		switch {
+		case force:
+		case l.Pending != nil && *l.Pending == q:
+			continue // already waiting
+		case l.Pending == nil && shown:
+			continue // the channel shows it
+		case l.Pending != nil && shown:
+			if err := tx.DropPending(l.ListingID); err != nil { // back to what the channel shows
+				return err
+			}
+			continue
+		}
+		due := tx.Now
+		if l.Published != nil && q > *l.Published && !force {
+			due = due.Add(settle)
+		}
+		if err := tx.SetPending(l, q, due, first); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Resync pushes every listing of a channel again, whatever was published.
+func (w *Worker) Resync(ctx context.Context, merchant int64, channel string) error {
+	w.defaults()
+	return w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
+		c, err := tx.Channel(channel)
+		if err != nil {
+			return err
+		}
+		if !pushes(c.Platform) {
+			return allot.Errorf(allot.Conflict, "channel %s is a %s channel: allot pushes nothing to it", channel, c.Platform)
+		}
+		listings, err := tx.Listings(c.ID)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for _, l := range listings {
+			if l.ProductID != nil {
+				ids = append(ids, *l.ProductID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		tx.Record("channel.resync", "", channel, fmt.Sprintf("full resynchronisation of %s requested", channel), nil)
+		return planChannel(tx, c.ID, ids, tx.Now)
+	})
+}
+
+// planChannel records a push, due now, of every listing of one channel
+// among products' listings.
+func planChannel(tx *store.Tx, channelID int64, products []int64, first time.Time) error {
+	listings, err := tx.PushListings(products)
+	if err != nil {
+		return err
+	}
+	snap, err := tx.Snapshot(products)
+	if err != nil {
+		return err
+	}
+	for _, l := range listings {
+		if l.ChannelID != channelID {
+			continue
+		}
+		if err := tx.SetPending(l, snap.Published(l.Channel, l.SKU), tx.Now, first); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pushes(p allot.Platform) bool {
+	return p == allot.Shopify || p == allot.Generic || p == allot.File
+}
+
+// connector returns the channel's connector, kept while its settings stay
+// the same (a Shopify connector holds its throttle state).
+func (w *Worker) connector(ch store.ChannelRow) (Connector, error) {
+	key := fmt.Sprint(ch.Settings)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conns == nil {
+		w.conns = map[int64]cachedConnector{}
+	}
+	if c, ok := w.conns[ch.ID]; ok && c.settings == key {
+		return c.conn, nil
+	}
+	conn, err := w.Connect(ch)
+	if err != nil {
+		return nil, err
+	}
+	w.conns[ch.ID] = cachedConnector{settings: key, conn: conn}
+	return conn, nil
+}
+
+// backoff is the wait before the attempt-th retry: exponential from half a
+// second, at most five minutes, with jitter so that retries spread.
+func backoff(attempt int) time.Duration {
+	d := 500 * time.Millisecond << min(attempt, 10)
+	d = min(d, 5*time.Minute)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
