@@ -151,6 +151,7 @@ func Server(t testing.TB, opt Options) (*app.Server, *client.Client) {
 	if c.SyncInterval == 0 {
 		c.SyncInterval = 20 * time.Millisecond
 	}
+	c.PollEvery = 50 * time.Millisecond
 	if opt.Clock != nil {
 		c.Now = opt.Clock.Now
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/allot/allot"
+	"github.com/allot/allot/filechannel"
 	"github.com/allot/allot/generic"
 	"github.com/allot/allot/httpapi"
 	"github.com/allot/allot/service"
@@ -48,6 +49,8 @@ type Config struct {
 	SyncInterval, DriftEvery time.Duration
 	// Lease is how long a process owns a channel's pushes (0: 30s).
 	Lease time.Duration
+	// PollEvery is how often file channels' order folders are read (0: 2s).
+	PollEvery time.Duration
 	// Connect overrides the connector of each platform (tests).
 	Connect syncer.Factory
 }
@@ -139,7 +142,11 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.loops.Add(3)
+	s.loops.Add(4)
+	go func() {
+		defer s.loops.Done()
+		(&filechannel.Poller{DB: db, Service: svc, Log: c.Log, Every: c.PollEvery}).Run(loopCtx)
+	}()
 	go func() {
 		defer s.loops.Done()
 		s.Sync.Run(loopCtx)
@@ -236,6 +243,8 @@ func Connectors(ch store.ChannelRow) (syncer.Connector, error) {
 	switch ch.Platform {
 	case allot.Generic:
 		return generic.New(ch)
+	case allot.File:
+		return filechannel.New(ch)
 	}
 	return nil, fmt.Errorf("no connector for platform %s", ch.Platform)
 }

@@ -405,3 +405,25 @@ func (tx *Tx) DriftMended(channelID int64, n int) error {
 	_, err := tx.exec(`UPDATE sync_channels SET drift_mended = drift_mended + $1 WHERE channel_id = $2`, n, channelID)
 	return err
 }
+
+// ChannelsOfPlatform lists, across merchants, the channels of a platform
+// with their settings: the file channel's poller reads their folders.
+func (db *DB) ChannelsOfPlatform(ctx context.Context, platform string) ([]ChannelOwner, []string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT merchant_id, id, settings, code FROM channels WHERE platform = $1 ORDER BY id`, platform)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var out []ChannelOwner
+	var codes []string
+	for rows.Next() {
+		var c ChannelOwner
+		var code string
+		if err := rows.Scan(&c.Merchant, &c.Channel, &c.Settings, &code); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, c)
+		codes = append(codes, code)
+	}
+	return out, codes, rows.Err()
+}
