@@ -85,7 +85,9 @@ func (c *Connector) Push(ctx context.Context, items []syncer.Item) ([]syncer.Res
 }
 
 // Read: a folder cannot tell what the platform shows.
-func (c *Connector) Read(context.Context, []syncer.Item) (map[string]int, error) { return map[string]int{}, nil }
+func (c *Connector) Read(context.Context, []syncer.Item) (map[string]int, error) {
+	return map[string]int{}, nil
+}
 
 // Check makes sure the folders exist and can be written.
 func (c *Connector) Check(context.Context) error {
