@@ -21,6 +21,7 @@ import (
 	"github.com/allot/allot/generic"
 	"github.com/allot/allot/httpapi"
 	"github.com/allot/allot/service"
+	"github.com/allot/allot/shopify"
 	"github.com/allot/allot/store"
 	"github.com/allot/allot/syncer"
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,7 +122,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	s.Metrics = prometheus.NewRegistry()
 	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	host, _ := os.Hostname()
-	s.Sync = &syncer.Worker{DB: db, Connect: c.Connect, Now: svc.Now, Log: c.Log, Metrics: syncer.NewMetrics(s.Metrics),
+	s.Sync = &syncer.Worker{DB: db, Service: svc, Connect: c.Connect, Now: svc.Now, Log: c.Log, Metrics: syncer.NewMetrics(s.Metrics),
 		Owner: fmt.Sprintf("%s-%d-%x", host, os.Getpid(), rand.Uint32()), Settle: c.Settle, Interval: c.SyncInterval, Lease: c.Lease,
 		DriftEvery: c.DriftEvery}
 	if s.Sync.Connect == nil {
@@ -170,6 +171,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1/", s.API)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
 	mux.Handle("POST /webhooks/generic/{channel}", generic.Webhooks(s.Service, s.Config.Log, s.Service.Now))
+	mux.Handle("POST /webhooks/shopify/{channel}", shopify.Webhooks(s.Service, s.Config.Log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.DB.Version(r.Context()); err != nil {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
@@ -245,6 +247,8 @@ func Connectors(ch store.ChannelRow) (syncer.Connector, error) {
 		return generic.New(ch)
 	case allot.File:
 		return filechannel.New(ch)
+	case allot.Shopify:
+		return shopify.New(ch)
 	}
 	return nil, fmt.Errorf("no connector for platform %s", ch.Platform)
 }

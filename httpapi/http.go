@@ -49,6 +49,8 @@ type Sync interface {
 	Resync(ctx context.Context, merchant int64, channel string) error
 	// CheckDrift reads a channel back and mends what differs.
 	CheckDrift(ctx context.Context, merchant int64, channel string) (int, error)
+	// Link reads a channel's catalogue and links its listings.
+	Link(ctx context.Context, merchant int64, channel string) (service.LinkResult, error)
 }
 
 // Server serves the JSON API.

@@ -25,6 +25,7 @@ import (
 	"github.com/allot/allot/engine"
 	"github.com/allot/allot/httpapi"
 	"github.com/allot/allot/service"
+	"github.com/allot/allot/shopify/shopifysim"
 )
 
 // The OpenAPI document (httpapi/openapi.json) is checked three ways: its
@@ -175,6 +176,7 @@ var goSchemas = []struct {
 	{"Quantity", reflect.TypeFor[service.Quantity](), true, nil},
 	{"SyncStatus", reflect.TypeFor[service.SyncStatus](), true, nil},
 	{"Publication", reflect.TypeFor[service.Publication](), true, nil},
+	{"LinkResult", reflect.TypeFor[service.LinkResult](), true, nil},
 	{"Explanation", reflect.TypeFor[engine.Explanation](), true, nil},
 	{"Term", reflect.TypeFor[engine.Term](), true, nil},
 	{"Readiness", reflect.TypeFor[service.Readiness](), true, nil},
@@ -645,7 +647,13 @@ func TestOpenAPIConversation(t *testing.T) {
 		c.fail(404, "not_found", "", "GET", "/v1/inbounds/999999", nil)
 
 		// Channels, listings and rules.
-		shopify := map[string]any{"shop_url": "https://example.myshopify.com", "access_token": "shpat_secret",
+		sim := shopifysim.New(shopifysim.Options{AccessToken: "shpat_secret"})
+		simURL, err := sim.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Close()
+		shopify := map[string]any{"shop_url": simURL, "access_token": "shpat_secret",
 			"location_id": "gid://shopify/Location/1", "webhook_secret": "whsec"}
 		ch := c.ok(201, "PUT", "/v1/channels/b2c", map[string]any{"name": "Shopify B2C", "platform": "shopify",
 			"warehouses": []string{"w1"}, "settings": shopify})
@@ -717,6 +725,8 @@ func TestOpenAPIConversation(t *testing.T) {
 		c.fail(409, "conflict", "", "POST", "/v1/channels/manual/resync", nil)
 		c.fail(404, "not_found", "", "POST", "/v1/channels/nope/drift", nil)
 		c.ok(200, "POST", "/v1/channels/manual/drift", nil)
+		c.fail(409, "conflict", "", "POST", "/v1/channels/manual/link", nil)
+		c.ok(200, "POST", "/v1/channels/b2c/link", nil)
 		c.fail(404, "not_found", "", "GET", "/v1/channels/nope/quantities", nil)
 		c.ok(200, "GET", "/v1/quantities", nil)
 		c.ok(200, "GET", "/v1/quantities?sku=tee&sku=cap", nil)

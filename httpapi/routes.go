@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/channels/{code}/sync", s.channelSync)
 	s.handle("POST /v1/channels/{code}/resync", s.resync)
 	s.handle("POST /v1/channels/{code}/drift", s.checkDrift)
+	s.handle("POST /v1/channels/{code}/link", s.linkListings)
 
 	s.handle("GET /v1/allocations", s.listAllocations)
 	s.handle("POST /v1/allocations", s.createAllocation)
@@ -512,5 +513,20 @@ func (s *Server) checkDrift(w http.ResponseWriter, r *http.Request, who service.
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"channel": r.PathValue("code"), "mended": n})
+	return nil
+}
+
+func (s *Server) linkListings(w http.ResponseWriter, r *http.Request, who service.Actor) error {
+	if _, err := s.svc.GetChannel(r.Context(), who, r.PathValue("code")); err != nil {
+		return err
+	}
+	if s.Sync == nil {
+		return allot.Errorf(allot.Conflict, "this server runs no synchronisation")
+	}
+	res, err := s.Sync.Link(r.Context(), who.Merchant, r.PathValue("code"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }

@@ -253,3 +253,30 @@ func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
 	}
 	return ids, rows.Err()
 }
+
+// ProductsByBarcode maps barcodes to the products and bundles that carry
+// them; a barcode carried by several is left out, since it cannot decide.
+func (tx *Tx) ProductsByBarcode() (map[string]ProductRef, error) {
+	rows, err := tx.query(`SELECT id, sku, is_bundle, barcode FROM products WHERE merchant_id = $1 AND barcode <> ''`, tx.M)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]ProductRef{}
+	seen := map[string]int{}
+	for rows.Next() {
+		var r ProductRef
+		var barcode string
+		if err := rows.Scan(&r.ID, &r.SKU, &r.Bundle, &barcode); err != nil {
+			return nil, err
+		}
+		out[barcode] = r
+		seen[barcode]++
+	}
+	for b, n := range seen {
+		if n > 1 {
+			delete(out, b)
+		}
+	}
+	return out, rows.Err()
+}

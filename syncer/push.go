@@ -314,11 +314,11 @@ func (w *Worker) checkConnections(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				last := st.LastSuccess
+				last, every := st.LastSuccess, ConnectionEvery
 				if st.LastErrorAt != nil && (last == nil || st.LastErrorAt.After(*last)) {
-					last = st.LastErrorAt
+					last, every = st.LastErrorAt, ConnectionRetry // failing: look again soon
 				}
-				if last == nil || w.Now().Sub(*last) >= ConnectionEvery {
+				if last == nil || w.Now().Sub(*last) >= every {
 					due = append(due, c)
 				}
 			}
@@ -341,10 +341,21 @@ func (w *Worker) checkConnections(ctx context.Context) error {
 			if err := w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error { return tx.ChannelCalled(c.ID, msg) }); err != nil {
 				return err
 			}
+			// A channel that answers and lists its catalogue gets its
+			// listings linked by SKU and barcode, now and then.
+			if _, ok := conn.(Cataloger); ok && msg == "" && w.Service != nil {
+				if _, err := w.Link(ctx, m, c.Code); err != nil {
+					w.Log.Warn("link listings", "channel", c.Code, "err", err)
+				}
+			}
 		}
 	}
 	return nil
 }
 
-// ConnectionEvery is how often an idle channel's connection is checked.
-const ConnectionEvery = 10 * time.Minute
+// ConnectionEvery is how often an idle channel's connection is checked;
+// ConnectionRetry, how soon after a failed call.
+const (
+	ConnectionEvery = 10 * time.Minute
+	ConnectionRetry = 30 * time.Second
+)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/allot/allot"
+	"github.com/allot/allot/service"
 	"github.com/allot/allot/store"
 )
 
@@ -60,12 +61,20 @@ type Result struct {
 	Actual *int
 }
 
+// Cataloger is a connector that can list the channel's catalogue, so that
+// allot links its listings to products by itself.
+type Cataloger interface {
+	Catalog(ctx context.Context) ([]service.RemoteListing, error)
+}
+
 // Factory returns the connector of a channel, from its settings.
 type Factory func(ch store.ChannelRow) (Connector, error)
 
 // Worker runs the synchronisation of every merchant of a database.
 type Worker struct {
 	DB      *store.DB
+	// Service links catalogues (optional: without it, no auto-linking).
+	Service *service.Service
 	Connect Factory
 	Now     func() time.Time
 	Log     *slog.Logger
@@ -350,4 +359,37 @@ func backoff(attempt int) time.Duration {
 	d := 500 * time.Millisecond << min(attempt, 10)
 	d = min(d, 5*time.Minute)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// Link reads a channel's catalogue and links its listings to products by
+// SKU, then barcode.
+func (w *Worker) Link(ctx context.Context, merchant int64, channel string) (service.LinkResult, error) {
+	w.defaults()
+	var ch store.ChannelRow
+	err := w.DB.Read(ctx, merchant, w.Now(), func(tx *store.Tx) error {
+		var err error
+		ch, err = tx.Channel(channel)
+		return err
+	})
+	if err != nil {
+		return service.LinkResult{}, err
+	}
+	if !pushes(ch.Platform) {
+		return service.LinkResult{}, allot.Errorf(allot.Conflict, "channel %s is a %s channel: it has no catalogue to read", channel, ch.Platform)
+	}
+	conn, err := w.connector(ch)
+	if err != nil {
+		return service.LinkResult{}, allot.Errorf(allot.Conflict, "channel %s: %v", channel, err)
+	}
+	cat, ok := conn.(Cataloger)
+	if !ok || w.Service == nil {
+		return service.LinkResult{}, allot.Errorf(allot.Conflict, "channel %s cannot list its catalogue: link its listings one by one", channel)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 5*w.CallTimeout)
+	remote, err := cat.Catalog(callCtx)
+	cancel()
+	if err != nil {
+		return service.LinkResult{}, allot.Errorf(allot.Conflict, "could not read the catalogue of %s: %v", channel, err)
+	}
+	return w.Service.LinkListings(ctx, service.Actor{Merchant: merchant, Name: "allot"}, channel, remote)
 }
