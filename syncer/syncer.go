@@ -72,7 +72,7 @@ type Factory func(ch store.ChannelRow) (Connector, error)
 
 // Worker runs the synchronisation of every merchant of a database.
 type Worker struct {
-	DB      *store.DB
+	DB *store.DB
 	// Service links catalogues (optional: without it, no auto-linking).
 	Service *service.Service
 	Connect Factory
