@@ -1,8 +1,9 @@
 // Package demo runs allot with a demo merchant: two warehouses, a few
-// products and a bundle, three channels (a B2C store, a B2B store that
-// counts unpaid orders with payment terms, and manual orders),
-// allocations of each kind, and a light trickle of orders, so that a
-// newcomer sees it work within a minute.
+// products and a bundle, three channels (a B2C and a B2B store on two
+// simulated Shopify stores, the B2B one counting unpaid orders with
+// payment terms, and manual orders), allocations of each kind, and a light
+// trickle of orders placed on the stores (they reach allot by signed
+// webhooks) and by hand, so that a newcomer sees it work within a minute.
 package demo
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/allot/allot"
 	"github.com/allot/allot/app"
 	"github.com/allot/allot/service"
+	"github.com/allot/allot/shopify/shopifysim"
 )
 
 // Token is the API token of the demo merchant.
@@ -35,6 +37,9 @@ type Config struct {
 // Demo is a running demo.
 type Demo struct {
 	Server *app.Server
+	// Stores are the simulated Shopify stores, by channel code.
+	Stores map[string]*shopifysim.Store
+	items  map[string]string // variant gid → inventory item gid
 	who    service.Actor
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -59,8 +64,9 @@ func Start(ctx context.Context, c Config) (*Demo, error) {
 		return nil, err
 	}
 	who.Name = "demo"
-	d := &Demo{Server: srv, who: who}
+	d := &Demo{Server: srv, who: who, Stores: map[string]*shopifysim.Store{}, items: map[string]string{}}
 	if err := d.seed(ctx); err != nil {
+		d.closeStores()
 		srv.Close()
 		return nil, fmt.Errorf("demo data: %w", err)
 	}
@@ -76,6 +82,8 @@ func Start(ctx context.Context, c Config) (*Demo, error) {
 
   API         %[1]s/v1      token: %[3]s
   OpenAPI     %[1]s/v1/openapi.json
+  Metrics     %[1]s/metrics
+  Stores      simulated Shopify B2C at %[4]s, B2B at %[5]s
 
 Try, in another terminal:
 
@@ -88,16 +96,24 @@ Try, in another terminal:
   curl -s -H "Authorization: Bearer %[3]s" %[1]s/v1/quantities/b2b/tee-black-m
 
 Orders arrive every few seconds; press Ctrl-C to stop.
-`, srv.URL(), c.DB, Token)
+`, srv.URL(), c.DB, Token, d.Stores["b2c"].URL(), d.Stores["b2b"].URL())
 	}
 	return d, nil
 }
 
-// Close stops the trickle and the server.
+// Close stops the trickle, the server and the stores.
 func (d *Demo) Close() error {
 	d.cancel()
 	d.done.Wait()
-	return d.Server.Close()
+	err := d.Server.Close()
+	d.closeStores()
+	return err
+}
+
+func (d *Demo) closeStores() {
+	for _, st := range d.Stores {
+		st.Close()
+	}
 }
 
 // Products of the demo, with their stock in the main and the east warehouse.
@@ -130,19 +146,48 @@ func (d *Demo) seed(ctx context.Context) error {
 			}
 		}
 	}
-	kit := allot.Product{SKU: "starter-kit", Name: "Starter kit (tee + cap)",
+	kit := allot.Product{SKU: "starter-kit", Name: "Starter kit (tee + cap)", Barcode: "5012345000073",
 		Components: []allot.Component{{SKU: "tee-black-m", Quantity: 1}, {SKU: "cap-navy", Quantity: 1}}}
 	if _, _, err := s.PutProduct(ctx, who, kit); err != nil {
 		return err
 	}
+	// Two simulated Shopify stores: the B2C store's variants carry allot's
+	// SKUs; the B2B store's carry their own codes, and link by barcode.
+	for _, code := range []string{"b2c", "b2b"} {
+		st := shopifysim.New(shopifysim.Options{Domain: code + "-demo.myshopify.com", AccessToken: "shpat_demo_" + code,
+			WebhookSecret: "demo_webhook_secret_" + code})
+		if _, err := st.Start(); err != nil {
+			return err
+		}
+		d.Stores[code] = st
+		for i, p := range products {
+			v := shopifysim.Variant{SKU: p.sku, Barcode: p.barcode}
+			if code == "b2b" {
+				v.SKU = fmt.Sprintf("WS-%03d", i+1)
+			}
+			d.remember(st.AddProduct(p.name, v))
+		}
+		kit := shopifysim.Variant{SKU: "starter-kit", Barcode: "5012345000073"}
+		if code == "b2b" {
+			kit.SKU = "WS-KIT"
+		}
+		d.remember(st.AddProduct("Starter kit", kit))
+		st.SetWebhook(d.Server.URL() + "/webhooks/shopify/" + code)
+	}
 	channels := []allot.Channel{
-		{Code: "b2c", Name: "Web store (B2C)", Platform: allot.API},
-		{Code: "b2b", Name: "Wholesale store (B2B)", Platform: allot.API, CountUnpaid: true, Warehouses: []string{"main"}},
+		{Code: "b2c", Name: "Web store (B2C)", Platform: allot.Shopify, Settings: d.settings("b2c")},
+		{Code: "b2b", Name: "Wholesale store (B2B)", Platform: allot.Shopify, CountUnpaid: true, Warehouses: []string{"main"},
+			Settings: d.settings("b2b")},
 		{Code: "manual", Name: "Manual orders", Platform: allot.Manual},
 	}
 	for _, c := range channels {
 		if _, _, err := s.PutChannel(ctx, who, c); err != nil {
 			return err
+		}
+		if c.Platform == allot.Shopify {
+			if _, err := d.Server.Sync.Link(ctx, who.Merchant, c.Code); err != nil {
+				return err
+			}
 		}
 	}
 	// One allocation of each kind.
@@ -190,18 +235,27 @@ func (d *Demo) trickle(ctx context.Context, every time.Duration, log *slog.Logge
 		var err error
 		switch k := r.IntN(100); {
 		case k < 55:
-			p := service.OrderParams{Channel: "b2c", ExternalID: fmt.Sprintf("B2C-%05d", n), Payment: allot.Paid,
-				Lines: []allot.Line{{SKU: products[r.IntN(len(products))].sku, Quantity: 1 + r.IntN(2)}}}
+			// A shopper buys on the B2C store; the order reaches allot by
+			// its webhook.
+			sku := products[r.IntN(len(products))].sku
 			if r.IntN(5) == 0 {
-				p.Lines = []allot.Line{{SKU: "starter-kit", Quantity: 1}}
+				sku = "starter-kit"
 			}
-			_, _, err = s.ImportOrder(ctx, who, p)
-			open = append(open, p)
+			if v := d.variantOf(ctx, "b2c", sku); v != "" && d.Stores["b2c"].Available(d.inventoryItem("b2c", v)) > 0 {
+				o, perr := d.Stores["b2c"].PlaceOrder(shopifysim.OrderParams{LineItems: []shopifysim.OrderLine{{VariantID: v, Quantity: 1}}})
+				if perr == nil {
+					open = append(open, service.OrderParams{Channel: "b2c", ExternalID: fmt.Sprint(o.ID)})
+				}
+			}
 		case k < 70:
-			p := service.OrderParams{Channel: "b2b", ExternalID: fmt.Sprintf("B2B-%05d", n), Payment: allot.Terms,
-				Lines: []allot.Line{{SKU: "tee-black-m", Quantity: 2 + r.IntN(5)}, {SKU: "socks-3pack", Quantity: 5}}}
-			if _, _, err = s.PlaceOrder(ctx, who, p); err == nil {
-				open = append(open, p)
+			// A retailer orders on the B2B store with payment terms.
+			v := d.variantOf(ctx, "b2b", "tee-black-m")
+			if v != "" && d.Stores["b2b"].Available(d.inventoryItem("b2b", v)) >= 6 {
+				o, perr := d.Stores["b2b"].PlaceOrder(shopifysim.OrderParams{FinancialStatus: "pending", PaymentTermsName: "Net 30",
+					LineItems: []shopifysim.OrderLine{{VariantID: v, Quantity: 2 + r.IntN(5)}}})
+				if perr == nil {
+					open = append(open, service.OrderParams{Channel: "b2b", ExternalID: fmt.Sprint(o.ID)})
+				}
 			}
 		case k < 80:
 			p := service.OrderParams{Channel: "manual", ExternalID: fmt.Sprintf("MAN-%05d", n), Payment: allot.Paid,
@@ -229,3 +283,31 @@ func (d *Demo) trickle(ctx context.Context, every time.Duration, log *slog.Logge
 		}
 	}
 }
+
+func (d *Demo) settings(code string) map[string]any {
+	return map[string]any{"shop_url": d.Stores[code].URL(), "access_token": "shpat_demo_" + code,
+		"location_id": "gid://shopify/Location/1", "webhook_secret": "demo_webhook_secret_" + code}
+}
+
+// variantOf returns the variant of a store that carries sku or, on the B2B
+// store, the variant linked to it.
+func (d *Demo) variantOf(ctx context.Context, channel, sku string) string {
+	ls, err := d.Server.Service.ListListings(ctx, d.who, channel)
+	if err != nil {
+		return ""
+	}
+	for _, l := range ls {
+		if l.SKU == sku {
+			return l.ExternalID
+		}
+	}
+	return ""
+}
+
+func (d *Demo) remember(p shopifysim.Product) {
+	for _, v := range p.Variants {
+		d.items[v.ID] = v.InventoryItemID
+	}
+}
+
+func (d *Demo) inventoryItem(_, variant string) string { return d.items[variant] }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/allot/allot/client"
 	"github.com/allot/allot/demo"
+	"github.com/allot/allot/shopify/shopifysim"
 )
 
 // The demo serves a working API within seconds, and its trickle of orders
@@ -35,7 +36,15 @@ func TestDemoServesItsMerchantAndOrdersArrive(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the demo took %s to serve", took)
 	}
+	// The simulated stores, empty at first, receive what allot pushes.
 	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !pushed(d.Stores["b2c"]) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !pushed(d.Stores["b2c"]) {
+		t.Fatal("allot pushed nothing to the simulated B2C store")
+	}
+	deadline = time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		var out struct {
 			Orders []any `json:"orders"`
@@ -49,4 +58,14 @@ func TestDemoServesItsMerchantAndOrdersArrive(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("no orders arrived from the demo's trickle")
+}
+
+// pushed reports whether the store was set a positive quantity.
+func pushed(st *shopifysim.Store) bool {
+	for _, rec := range st.SetLog() {
+		if rec.Quantity > 0 {
+			return true
+		}
+	}
+	return false
 }
