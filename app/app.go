@@ -54,6 +54,26 @@ type Config struct {
 	PollEvery time.Duration
 	// Connect overrides the connector of each platform (tests).
 	Connect syncer.Factory
+	// RateLimit bounds the requests of each API token; zero means
+	// ALLOT_RATE_LIMIT, else httpapi.DefaultRateLimit (50 a second, bursts
+	// of 200); httpapi.NoRateLimit turns it off.
+	RateLimit httpapi.RateLimit
+}
+
+// rateLimit returns the limit c asks for, from ALLOT_RATE_LIMIT if c says
+// nothing, else the default.
+func (c Config) rateLimit() (httpapi.RateLimit, error) {
+	if c.RateLimit != (httpapi.RateLimit{}) {
+		return c.RateLimit, nil
+	}
+	if v := os.Getenv("ALLOT_RATE_LIMIT"); v != "" {
+		l, err := httpapi.ParseRateLimit(v)
+		if err != nil {
+			return l, fmt.Errorf("ALLOT_RATE_LIMIT: %w", err)
+		}
+		return l, nil
+	}
+	return httpapi.DefaultRateLimit, nil
 }
 
 // ConfigFromEnv fills a Config's unset fields from ALLOT_ADDR, ALLOT_DB and
@@ -102,6 +122,10 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	if c.Out == nil {
 		c.Out = os.Stdout
 	}
+	limit, err := c.rateLimit()
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, c.DB)
 	if err != nil {
 		return nil, err
@@ -133,6 +157,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	}
 	s.API = httpapi.New(svc, c.Log)
 	s.API.Sync = s.Sync
+	s.API.LimitRate(limit, nil)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		db.Close()
@@ -162,7 +187,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		defer s.loops.Done()
 		s.expireHolds(loopCtx)
 	}()
-	c.Log.Info("allot serving", "url", s.URL(), "db", db.Engine())
+	c.Log.Info("allot serving", "url", s.URL(), "db", db.Engine(), "rate_limit", limit.String())
 	return s, nil
 }
 
@@ -235,6 +260,7 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	s.Service.Close() // after the requests: it answers the orders they queued
 	s.cancel()
 	s.loops.Wait()
 	return errors.Join(err, s.DB.Close())

@@ -60,40 +60,18 @@ func (s *Service) PlaceOrder(ctx context.Context, who Actor, p OrderParams) (all
 	if err := checkOrder(&p, allot.Placed); err != nil {
 		return allot.Order{}, false, err
 	}
-	var out allot.Order
-	var created bool
-	err := s.write(ctx, who, func(tx *store.Tx) error {
-		o, isNew, err := placeOrder(tx, p)
-		if err != nil {
-			return err
-		}
-		out, created = o.Public(), isNew
-		return nil
-	})
-	return out, created, err
-}
-
-func placeOrder(tx *store.Tx, p OrderParams) (*store.OrderRow, bool, error) {
-	ch, err := tx.Channel(p.Channel)
-	if err != nil {
-		return nil, false, ifMissing(err, "channel", "unknown channel %q", p.Channel)
+	req := &placeRequest{who: who, p: p, done: make(chan placeResult, 1)}
+	pl := s.startPlacer()
+	select {
+	case pl.queue <- req:
+	case <-ctx.Done():
+		return allot.Order{}, false, ctx.Err()
 	}
-	if prev, found, err := tx.OrderByKey(ch.ID, p.ExternalID); err != nil {
-		return nil, false, err
-	} else if found {
-		if prev.Kind == allot.Placed && sameOrder(prev, p) {
-			return prev, false, nil
-		}
-		return nil, false, &allot.Error{Code: allot.Conflict, Field: "external_id",
-			Message: fmt.Sprintf("channel %s already has a different order %q", p.Channel, p.ExternalID)}
-	}
-	o := &store.OrderRow{ChannelID: ch.ID, Channel: ch.Code, ExternalID: p.ExternalID, Kind: allot.Placed, Payment: p.Payment}
-	if err := checkAndCreate(tx, ch, o, p.Lines); err != nil {
-		return nil, false, err
-	}
-	tx.Record("order.place", "", ch.Code, fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, ch.Code, describeLines(o)), nil)
-	recordSKUs(tx, o, "order.place")
-	return o, true, nil
+	// Once queued, the order is decided whatever the caller does: wait
+	// for the answer so that it is never reported failed when it was
+	// placed.
+	r := <-req.done
+	return r.order, r.created, r.err
 }
 
 // checkAndCreate resolves lines for a placed order or a hold, checks them
@@ -282,37 +260,121 @@ func updateImported(tx *store.Tx, ch store.ChannelRow, prev *store.OrderRow, p O
 // not linked (or disabled) is an error for a placed order; for an import it
 // is kept unresolved, the listing noted, and the order waits.
 func resolveLines(tx *store.Tx, ch store.ChannelRow, lines []allot.Line, placed bool) ([]store.OrderLineRow, error) {
-	var skus []string
-	for _, l := range lines {
-		if l.SKU != "" {
-			skus = append(skus, l.SKU)
-		}
-	}
-	refs, err := tx.ProductRefs(skus)
-	if err != nil {
+	r := newResolver()
+	if err := r.load(tx, ch.ID, lines); err != nil {
 		return nil, err
 	}
+	return r.resolve(tx, ch, lines, placed)
+}
+
+// resolver looks up, for many orders at once, the products, listings and
+// bundle expansions their lines name: a few queries for a whole group of
+// orders instead of a few per line.
+type resolver struct {
+	refs     map[string]store.ProductRef
+	listings map[int64]map[string]store.ListingRow // channel → external id → listing
+	parts    map[int64][]store.Part
+}
+
+func newResolver() *resolver {
+	return &resolver{refs: map[string]store.ProductRef{}, listings: map[int64]map[string]store.ListingRow{}, parts: map[int64][]store.Part{}}
+}
+
+// load reads what the lines of one channel's order name, adding to what is
+// loaded already.
+func (r *resolver) load(tx *store.Tx, channelID int64, lines []allot.Line) error {
+	return r.loadMany(tx, map[int64][][]allot.Line{channelID: {lines}})
+}
+
+// loadMany reads what the lines of many orders, by channel, name.
+func (r *resolver) loadMany(tx *store.Tx, byChannel map[int64][][]allot.Line) error {
+	var skus []string
+	for channelID, orders := range byChannel {
+		var ext []string
+		for _, lines := range orders {
+			for _, l := range lines {
+				switch {
+				case l.SKU != "":
+					if _, ok := r.refs[l.SKU]; !ok {
+						skus = append(skus, l.SKU)
+					}
+				case l.Listing != "":
+					if _, ok := r.listings[channelID][l.Listing]; !ok {
+						ext = append(ext, l.Listing)
+					}
+				}
+			}
+		}
+		if len(ext) > 0 {
+			found, err := tx.ListingsByExternal(channelID, ext)
+			if err != nil {
+				return err
+			}
+			if r.listings[channelID] == nil {
+				r.listings[channelID] = map[string]store.ListingRow{}
+			}
+			for k, v := range found {
+				r.listings[channelID][k] = v
+			}
+		}
+	}
+	if len(skus) > 0 {
+		refs, err := tx.ProductRefs(skus)
+		if err != nil {
+			return err
+		}
+		for k, v := range refs {
+			r.refs[k] = v
+		}
+	}
+	var expand []store.ProductRef
+	seen := map[int64]bool{}
+	add := func(ref store.ProductRef) {
+		if _, ok := r.parts[ref.ID]; !ok && !seen[ref.ID] {
+			seen[ref.ID] = true
+			expand = append(expand, ref)
+		}
+	}
+	for _, ref := range r.refs {
+		add(ref)
+	}
+	for _, ls := range r.listings {
+		for _, l := range ls {
+			if l.ProductID != nil {
+				add(store.ProductRef{ID: *l.ProductID, SKU: l.SKU, Bundle: l.Bundle})
+			}
+		}
+	}
+	if len(expand) == 0 {
+		return nil
+	}
+	parts, err := tx.Expansion(expand)
+	if err != nil {
+		return err
+	}
+	for k, v := range parts {
+		r.parts[k] = v
+	}
+	return nil
+}
+
+// resolve resolves one order's lines from what load read.
+func (r *resolver) resolve(tx *store.Tx, ch store.ChannelRow, lines []allot.Line, placed bool) ([]store.OrderLineRow, error) {
 	out := make([]store.OrderLineRow, len(lines))
-	var resolved []store.ProductRef
 	for i, l := range lines {
 		out[i] = store.OrderLineRow{Listing: l.Listing, Quantity: l.Quantity}
 		if l.SKU != "" {
-			r, ok := refs[l.SKU]
+			ref, ok := r.refs[l.SKU]
 			if !ok {
 				return nil, allot.FieldError(lineField(i, "sku"), "unknown SKU %q", l.SKU)
 			}
-			out[i].ProductID, out[i].SKU, out[i].Bundle = r.ID, r.SKU, r.Bundle
-			resolved = append(resolved, r)
+			out[i].ProductID, out[i].SKU, out[i].Bundle = ref.ID, ref.SKU, ref.Bundle
 			continue
 		}
-		lr, found, err := tx.Listing(ch.ID, l.Listing)
-		if err != nil {
-			return nil, err
-		}
+		lr, found := r.listings[ch.ID][l.Listing]
 		switch {
 		case found && lr.ProductID != nil && lr.Enabled:
 			out[i].ProductID, out[i].SKU, out[i].Bundle = *lr.ProductID, lr.SKU, lr.Bundle
-			resolved = append(resolved, store.ProductRef{ID: *lr.ProductID, SKU: lr.SKU, Bundle: lr.Bundle})
 		case placed && found && lr.ProductID != nil:
 			return nil, allot.FieldError(lineField(i, "listing"), "listing %q is disabled on %s", l.Listing, ch.Code)
 		case placed:
@@ -323,15 +385,11 @@ func resolveLines(tx *store.Tx, ch store.ChannelRow, lines []allot.Line, placed 
 			}
 		}
 	}
-	parts, err := tx.Expansion(resolved)
-	if err != nil {
-		return nil, err
-	}
 	for i := range out {
 		if out[i].ProductID == 0 {
 			continue
 		}
-		ps := parts[out[i].ProductID]
+		ps := r.parts[out[i].ProductID]
 		if len(ps) == 0 {
 			return nil, allot.FieldError(lineField(i, "sku"), "bundle %q has no components", out[i].SKU)
 		}

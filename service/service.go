@@ -21,6 +21,8 @@ type Service struct {
 	// Now is the clock; tests set it to control time windows, holds and
 	// stock report ages.
 	Now func() time.Time
+
+	placer placer // the group commit of placed orders
 }
 
 // New returns a Service on db with the real clock.

@@ -225,3 +225,20 @@ func (tx *Tx) NoteListing(channelID int64, externalID string) error {
 		tx.M, channelID, externalID, micros(tx.Now))
 	return err
 }
+
+// ListingsByExternal reads a channel's listings by external id; the ones
+// the channel never mentioned are absent.
+func (tx *Tx) ListingsByExternal(channelID int64, ids []string) (map[string]ListingRow, error) {
+	out := make(map[string]ListingRow, len(ids))
+	for _, part := range chunks(ids) {
+		in, args := inList(3, part)
+		ls, err := tx.listings(`AND l.channel_id = $2 AND l.external_id IN `+in, append([]any{channelID}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range ls {
+			out[l.ExternalID] = l
+		}
+	}
+	return out, nil
+}

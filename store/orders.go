@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/allot/allot"
@@ -330,4 +333,118 @@ func (tx *Tx) LiveHoldUsage() (map[int64]map[string]int, error) {
 		out[id][sku] = n
 	}
 	return out, rows.Err()
+}
+
+// OrdersByKeys reads a channel's orders by external id; absent ones are
+// not in the map.
+func (tx *Tx) OrdersByKeys(channelID int64, externalIDs []string) (map[string]*OrderRow, error) {
+	out := make(map[string]*OrderRow, len(externalIDs))
+	for _, part := range chunks(externalIDs) {
+		in, args := inList(3, part)
+		os, err := tx.orders(`AND o.channel_id = $2 AND o.external_id IN `+in, append([]any{channelID}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range os {
+			out[o.ExternalID] = o
+		}
+	}
+	return out, nil
+}
+
+// InsertOrders stores new orders, many rows a statement, and sets their ids.
+func (tx *Tx) InsertOrders(os []*OrderRow) error {
+	now := micros(tx.Now)
+	const per = 50 // orders a statement: 14 parameters each
+	for start := 0; start < len(os); start += per {
+		part := os[start:min(len(os), start+per)]
+		var b strings.Builder
+		args := make([]any, 0, len(part)*14)
+		b.WriteString(`INSERT INTO orders (merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
+			oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at) VALUES `)
+		for i, o := range part {
+			o.CreatedAt, o.UpdatedAt = tx.Now, tx.Now
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
+			args = append(args, tx.M, o.ChannelID, o.ExternalID, string(o.Kind), string(o.Payment), string(o.State), o.Counts,
+				o.NeedsAttention, o.Oversold, nullID(o.WarehouseID), nullTime(o.ExpiresAt), nullTime(o.SourceUpdatedAt), now, now)
+		}
+		b.WriteString(` RETURNING id, channel_id, external_id`)
+		rows, err := tx.query(b.String(), args...)
+		if err != nil {
+			return err
+		}
+		ids := map[[2]string]int64{}
+		for rows.Next() {
+			var id, ch int64
+			var ext string
+			if err := rows.Scan(&id, &ch, &ext); err != nil {
+				rows.Close()
+				return err
+			}
+			ids[[2]string{strconv.FormatInt(ch, 10), ext}] = id
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for _, o := range part {
+			o.ID = ids[[2]string{strconv.FormatInt(o.ChannelID, 10), o.ExternalID}]
+		}
+	}
+	return tx.insertAllLines(os)
+}
+
+// insertAllLines stores the lines and units of new orders, many rows a
+// statement.
+func (tx *Tx) insertAllLines(os []*OrderRow) error {
+	var lines, units [][]any
+	for _, o := range os {
+		for i, l := range o.Lines {
+			lines = append(lines, []any{o.ID, i, nullID(l.ProductID), nullString(l.Listing), l.Quantity, l.Shipped, l.Cancelled})
+			for _, u := range l.Units {
+				units = append(units, []any{o.ID, i, u.ProductID, u.PerLine, nullID(u.AllocationID)})
+			}
+		}
+	}
+	if err := tx.insertRows(`INSERT INTO order_lines (order_id, line_no, product_id, listing, quantity, shipped, cancelled) VALUES `, lines); err != nil {
+		return err
+	}
+	return tx.insertRows(`INSERT INTO order_units (order_id, line_no, product_id, per_line, allocation_id) VALUES `, units)
+}
+
+// insertRows inserts rows of equal width with as few statements as the
+// engines' parameter limits allow.
+func (tx *Tx) insertRows(prefix string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	per := max(1, 900/width)
+	for start := 0; start < len(rows); start += per {
+		part := rows[start:min(len(rows), start+per)]
+		var b strings.Builder
+		b.WriteString(prefix)
+		args := make([]any, 0, len(part)*width)
+		for i, r := range part {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for j := range r {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "$%d", len(args)+j+1)
+			}
+			b.WriteByte(')')
+			args = append(args, r...)
+		}
+		if _, err := tx.exec(b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

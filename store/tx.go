@@ -27,8 +27,8 @@ type Tx struct {
 }
 
 type historyRow struct {
-	action, sku, channel, summary string
-	detail                        any
+	actor, action, sku, channel, summary string
+	detail                               any
 }
 
 func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
@@ -49,7 +49,13 @@ func (tx *Tx) Context() context.Context { return tx.ctx }
 // Record adds an entry to the audit history, written with the transaction.
 // sku and channel may be empty; detail is stored as JSON.
 func (tx *Tx) Record(action, sku, channel, summary string, detail any) {
-	tx.history = append(tx.history, historyRow{action, sku, channel, summary, detail})
+	tx.history = append(tx.history, historyRow{tx.Actor, action, sku, channel, summary, detail})
+}
+
+// RecordAs is Record for a change made by another actor than the
+// transaction's: one transaction applies many people's orders.
+func (tx *Tx) RecordAs(actor, action, sku, channel, summary string, detail any) {
+	tx.history = append(tx.history, historyRow{actor, action, sku, channel, summary, detail})
 }
 
 // Touch notes that the published quantities of these products may have
@@ -96,6 +102,7 @@ func (tx *Tx) flush() error {
 	if err := tx.markDirty(); err != nil {
 		return err
 	}
+	rows := make([][]any, 0, len(tx.history))
 	for _, h := range tx.history {
 		detail := []byte("{}")
 		if h.detail != nil {
@@ -104,11 +111,10 @@ func (tx *Tx) flush() error {
 				return err
 			}
 		}
-		if _, err := tx.exec(`INSERT INTO history (merchant_id, at, actor, action, sku, channel, summary, detail)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			tx.M, micros(tx.Now), tx.Actor, h.action, nullString(h.sku), nullString(h.channel), h.summary, string(detail)); err != nil {
-			return err
-		}
+		rows = append(rows, []any{tx.M, micros(tx.Now), h.actor, h.action, nullString(h.sku), nullString(h.channel), h.summary, string(detail)})
+	}
+	if err := tx.insertRows(`INSERT INTO history (merchant_id, at, actor, action, sku, channel, summary, detail) VALUES `, rows); err != nil {
+		return err
 	}
 	tx.history = nil
 	return nil

@@ -1,0 +1,295 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/allot/allot"
+	"github.com/allot/allot/engine"
+	"github.com/allot/allot/store"
+)
+
+// Placed orders go through group commit: the orders that arrive while a
+// transaction is running wait, then are checked one after the other, in
+// arrival order, against one snapshot of the stock that each accepted
+// order updates, and are written in one transaction. Each caller gets its
+// answer only after that transaction committed, so every acknowledged
+// order is durable, and the check is exactly the one-at-a-time check: an
+// order sees every order accepted before it. What it saves is a commit
+// (an fsync) and a snapshot per order: under a flash sale, one per group.
+
+// maxGroup bounds the orders of one transaction.
+const maxGroup = 512
+
+type placeRequest struct {
+	who  Actor
+	p    OrderParams
+	done chan placeResult
+}
+
+type placeResult struct {
+	order   allot.Order
+	created bool
+	err     error
+}
+
+// placer queues placed orders for the group-commit loop.
+type placer struct {
+	once  sync.Once
+	queue chan *placeRequest
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func (s *Service) startPlacer() *placer {
+	s.placer.once.Do(func() {
+		s.placer.queue = make(chan *placeRequest, 4*maxGroup)
+		s.placer.stop = make(chan struct{})
+		s.placer.done = make(chan struct{})
+		go s.placeLoop()
+	})
+	return &s.placer
+}
+
+// Close stops the group-commit loop once the orders queued are answered.
+func (s *Service) Close() {
+	if s.placer.queue == nil {
+		return
+	}
+	select {
+	case <-s.placer.stop:
+	default:
+		close(s.placer.stop)
+	}
+	<-s.placer.done
+}
+
+// placeLoop takes the orders queued, a group at a time, grouped by who
+// placed them.
+func (s *Service) placeLoop() {
+	defer close(s.placer.done)
+	for {
+		var first *placeRequest
+		select {
+		case first = <-s.placer.queue:
+		case <-s.placer.stop:
+			// Answer what is still queued, then stop.
+			for {
+				select {
+				case r := <-s.placer.queue:
+					s.placeGroup([]*placeRequest{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*placeRequest{first}
+	drain:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-s.placer.queue:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		groups := map[Actor][]*placeRequest{}
+		var order []Actor
+		for _, r := range batch {
+			if _, ok := groups[r.who]; !ok {
+				order = append(order, r.who)
+			}
+			groups[r.who] = append(groups[r.who], r)
+		}
+		for _, who := range order {
+			s.placeGroup(groups[who])
+		}
+	}
+}
+
+// placeGroup places one actor's orders in one transaction and answers each.
+func (s *Service) placeGroup(reqs []*placeRequest) {
+	results := make([]placeResult, len(reqs))
+	err := s.write(context.Background(), reqs[0].who, func(tx *store.Tx) error {
+		clear(results)
+		return placeAll(tx, reqs, results)
+	})
+	if err != nil && len(reqs) > 1 && allot.ErrorCode(err) == allot.Internal {
+		// The database refused the group: place each alone, so that one
+		// order's trouble is not everyone's.
+		for _, r := range reqs {
+			s.placeGroup([]*placeRequest{r})
+		}
+		return
+	}
+	for i, r := range reqs {
+		if err != nil {
+			results[i] = placeResult{err: err}
+		}
+		r.done <- results[i]
+	}
+}
+
+// placeAll checks and writes a group of placed orders: results[i] is the
+// answer to reqs[i]. Refused orders change nothing.
+func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
+	channels, err := tx.Channels()
+	if err != nil {
+		return err
+	}
+	byCode := map[string]store.ChannelRow{}
+	for _, c := range channels {
+		byCode[c.Code] = c
+	}
+	// What the orders name, read once for the group.
+	keys := map[int64][]string{}
+	lines := map[int64][][]allot.Line{}
+	for i, r := range reqs {
+		ch, ok := byCode[r.p.Channel]
+		if !ok {
+			results[i].err = allot.FieldError("channel", "unknown channel %q", r.p.Channel)
+			continue
+		}
+		keys[ch.ID] = append(keys[ch.ID], r.p.ExternalID)
+		lines[ch.ID] = append(lines[ch.ID], r.p.Lines)
+	}
+	existing := map[int64]map[string]*store.OrderRow{}
+	for id, ks := range keys {
+		if existing[id], err = tx.OrdersByKeys(id, ks); err != nil {
+			return err
+		}
+	}
+	res := newResolver()
+	if err := res.loadMany(tx, lines); err != nil {
+		return err
+	}
+	orders := make([]*store.OrderRow, len(reqs))
+	var ids []int64
+	for i, r := range reqs {
+		if results[i].err != nil {
+			continue
+		}
+		ch := byCode[r.p.Channel]
+		o := &store.OrderRow{ChannelID: ch.ID, Channel: ch.Code, ExternalID: r.p.ExternalID, Kind: allot.Placed, Payment: r.p.Payment}
+		if o.Lines, err = res.resolve(tx, ch, r.p.Lines, true); err != nil {
+			if allot.ErrorCode(err) == allot.Internal {
+				return err
+			}
+			results[i].err = err
+			continue
+		}
+		orders[i] = o
+		ids = append(ids, unitProducts(o)...)
+	}
+	if err := tx.LockProducts(ids); err != nil {
+		return err
+	}
+	var snap *store.Snapshot
+	if len(ids) > 0 {
+		if snap, err = tx.Snapshot(ids); err != nil {
+			return err
+		}
+	}
+	allocs := map[int64]*engine.Allocation{}
+	if snap != nil {
+		for _, a := range snap.Allocations {
+			allocs[a.ID] = a
+		}
+	}
+	accepted := map[[2]string]int{} // (channel, external id) → index of the accepted order
+	dupOf := map[int]int{}          // a repeated order → the index of the one accepted
+	var created []*store.OrderRow
+	total := contribution{committed: map[[2]int64]int{}, consumed: map[[2]int64]int{}}
+	for i, r := range reqs {
+		o := orders[i]
+		if o == nil {
+			continue
+		}
+		ch := byCode[r.p.Channel]
+		key := [2]string{ch.Code, o.ExternalID}
+		prev := existing[ch.ID][o.ExternalID]
+		if j, ok := accepted[key]; ok {
+			// Placed twice in one group: the same order is answered once
+			// it is written, another is a conflict.
+			if sameOrder(orders[j], r.p) {
+				dupOf[i] = j
+				continue
+			}
+			prev = orders[j]
+		}
+		if prev != nil {
+			if prev.Kind == allot.Placed && sameOrder(prev, r.p) {
+				results[i] = placeResult{order: prev.Public()}
+			} else {
+				results[i].err = &allot.Error{Code: allot.Conflict, Field: "external_id",
+					Message: fmt.Sprintf("channel %s already has a different order %q", ch.Code, o.ExternalID)}
+			}
+			continue
+		}
+		skus, demand := demandOf(o)
+		if short := snap.Shortfalls(ch.Code, skus, demand); len(short) > 0 {
+			results[i].err = &allot.Error{Code: allot.InsufficientStock, Shortfall: short,
+				Message: fmt.Sprintf("not enough to sell on %s: %s", ch.Code, describeShortfall(short))}
+			continue
+		}
+		assign(snap, ch, o)
+		o.Counts = counts(o, ch.CountUnpaid)
+		o.State = stateOf(o)
+		c := contributionOf(o)
+		total.add(c)
+		applyToSnapshot(snap, allocs, o, c)
+		accepted[key] = i
+		created = append(created, o)
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := tx.InsertOrders(created); err != nil {
+		return err
+	}
+	if err := applyDelta(tx, contribution{}, total); err != nil {
+		return err
+	}
+	for _, o := range created {
+		tx.Record("order.place", "", o.Channel, fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, o.Channel, describeLines(o)), nil)
+		recordSKUs(tx, o, "order.place")
+	}
+	for _, i := range accepted {
+		results[i] = placeResult{order: orders[i].Public(), created: true}
+	}
+	for i, j := range dupOf {
+		results[i] = placeResult{order: orders[j].Public()}
+	}
+	return nil
+}
+
+// add sums another order's contribution into c.
+func (c contribution) add(o contribution) {
+	for k, n := range o.committed {
+		c.committed[k] += n
+	}
+	for k, n := range o.consumed {
+		c.consumed[k] += n
+	}
+}
+
+// applyToSnapshot makes the snapshot see an order just accepted, so that
+// the next order of the group is checked against the stock after it.
+func applyToSnapshot(snap *store.Snapshot, allocs map[int64]*engine.Allocation, o *store.OrderRow, c contribution) {
+	for k, n := range c.committed {
+		sku := snap.SKUs[snap.SKUOf[k[0]]]
+		w := snap.WarehouseCode[k[1]]
+		if sku == nil {
+			continue
+		}
+		l := sku.Stock[w]
+		l.Committed += n
+		sku.Stock[w] = l
+	}
+	for k, n := range c.consumed {
+		if a := allocs[k[0]]; a != nil {
+			a.Consumed[snap.SKUOf[k[1]]] += n
+		}
+	}
+}
