@@ -22,6 +22,8 @@ import (
 
 	"github.com/allot/allot/app"
 	"github.com/allot/allot/client"
+	"github.com/allot/allot/httpapi"
+	"github.com/allot/allot/syncer"
 )
 
 // Token is the API token of the merchant "default" of every test server.
@@ -60,6 +62,14 @@ type Options struct {
 	// Settle, SyncInterval and Lease tune the synchronisation (0: the
 	// test defaults, 100ms, 20ms and 30s).
 	Settle, SyncInterval, Lease time.Duration
+	// RateLimit bounds the requests of each token. Tests send many
+	// requests at once, so it is off unless a test sets it.
+	RateLimit httpapi.RateLimit
+	// Log receives the server's log (nil: discarded).
+	Log *slog.Logger
+	// Connect overrides the connectors of the channels (nil: the real
+	// ones).
+	Connect syncer.Factory
 }
 
 // PostgresEnv names the variable that holds the URL of the PostgreSQL
@@ -145,6 +155,14 @@ func Server(t testing.TB, opt Options) (*app.Server, *client.Client) {
 	}
 	c := app.Config{Addr: "127.0.0.1:0", DB: db, BootstrapToken: Token, Out: io.Discard,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Settle: opt.Settle, SyncInterval: opt.SyncInterval, Lease: opt.Lease}
+	c.Connect = opt.Connect
+	c.RateLimit = opt.RateLimit
+	if c.RateLimit == (httpapi.RateLimit{}) {
+		c.RateLimit = httpapi.NoRateLimit
+	}
+	if opt.Log != nil {
+		c.Log = opt.Log
+	}
 	if c.Settle == 0 {
 		c.Settle = 100 * time.Millisecond
 	}

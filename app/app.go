@@ -211,6 +211,10 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
+// Handler is what the server serves: the API, the webhooks, the metrics.
+// Tests call it directly, without a connection.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
 // URL is where the server listens, as http://host:port.
 func (s *Server) URL() string { return "http://" + s.listener.Addr().String() }
 

@@ -56,6 +56,7 @@ func init() {
 		"end":         {"end an allocation now", "end ALLOCATION_ID", end},
 		"readiness":   {"check what must be true before trusting allocations", "readiness [CHANNEL]", readiness},
 		"history":     {"show the audit history", "history [--sku SKU] [--channel CODE] [--since TIME] [--limit N]", history},
+		"bench":       {"measure allot against baselines (see docs/BENCHMARKS.md)", "bench [flash|catalogue|stock|recompute|fanout|all] [--engine sqlite|postgres|both] [--scale F]", runBench},
 		"help":        {"show this help, or a command's", "help [COMMAND]", nil},
 	}
 }
@@ -129,7 +130,7 @@ http://127.0.0.1:8080) and --token or ALLOT_TOKEN. Add --json for raw JSON.
 
 func order(name string) int {
 	for i, n := range []string{"serve", "demo", "migrate", "merchant", "token", "import", "export", "quantities", "explain",
-		"allocations", "reserve", "presell", "buffer", "stop", "end", "readiness", "history", "help"} {
+		"allocations", "reserve", "presell", "buffer", "stop", "end", "readiness", "history", "bench", "help"} {
 		if n == name {
 			return i
 		}

@@ -124,6 +124,14 @@ func decodeBytes(body []byte, v any) error {
 	if p := locate(body, reflect.TypeOf(v), unknown); p != "" {
 		return allot.FieldError(p, "is not a field allot knows (names are lower case, as documented)")
 	}
+	// No text allot keeps may hold a NUL, and PostgreSQL cannot store or
+	// even look one up: refused here once, naming the field, rather than
+	// failing inside a query.
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		if p := locate(body, nil, nul); p != "" {
+			return allot.FieldError(p, "holds a NUL character (\\u0000)")
+		}
+	}
 	return nil
 }
 
@@ -195,6 +203,7 @@ const (
 	unknown fault = iota // a key the Go type has no field for
 	misfit               // a value that does not fit its Go type
 	badTime              // a value of a time field that is no RFC 3339 string
+	nul                  // a key or string value holding a NUL character
 )
 
 var (
@@ -246,6 +255,9 @@ func walk(dec *json.Decoder, t reflect.Type, path string, want fault) (string, b
 			if path != "" {
 				p = path + "." + key
 			}
+			if want == nul && strings.ContainsRune(key, 0) {
+				return p, true
+			}
 			var ft reflect.Type
 			switch {
 			case t == nil:
@@ -279,6 +291,12 @@ func walk(dec *json.Decoder, t reflect.Type, path string, want fault) (string, b
 		}
 		_, err := dec.Token()
 		return "", err != nil
+	}
+	if want == nul {
+		if str, ok := tok.(string); ok && strings.ContainsRune(str, 0) {
+			return path, true
+		}
+		return "", false
 	}
 	if t == nil || tok == nil || want == unknown || (want == badTime && !isTime) {
 		return "", false

@@ -11,10 +11,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/service"
@@ -63,6 +66,7 @@ type Server struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedActor // token hash → who, for a short while
+	limit *limiter               // requests per token; nil: no limit
 }
 
 type cachedActor struct {
@@ -94,8 +98,18 @@ var Routes []string
 
 func (s *Server) handle(pattern string, h handler) {
 	Routes = appendOnce(Routes, pattern)
+	var names []string
+	for _, m := range wildcard.FindAllStringSubmatch(pattern, -1) {
+		names = append(names, m[1])
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		who, err := s.authenticate(r)
+		who, key, err := s.authenticate(r)
+		if err == nil {
+			err = s.allow(w, key)
+		}
+		if err == nil {
+			err = checkParams(r, names)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -104,6 +118,44 @@ func (s *Server) handle(pattern string, h handler) {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+var wildcard = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(?:\.\.\.)?\}`)
+
+// checkParams refuses path values and query parameters that no name,
+// code or time allot knows can hold: invalid UTF-8 or control characters
+// (PostgreSQL cannot even compare a string with a NUL in it). Every route
+// gets the same clear 400 naming the parameter, rather than each lookup
+// failing on its own.
+func checkParams(r *http.Request, names []string) error {
+	for _, name := range names {
+		if err := checkParam(name, r.PathValue(name)); err != nil {
+			return err
+		}
+	}
+	for name, values := range r.URL.Query() {
+		if err := checkParam("query parameter", name); err != nil {
+			return err
+		}
+		for _, v := range values {
+			if err := checkParam(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkParam(field, v string) error {
+	if !utf8.ValidString(v) {
+		return allot.FieldError(strings.ToValidUTF8(field, "\uFFFD"), "is not valid UTF-8 (in %q)", v)
+	}
+	for _, c := range v {
+		if unicode.IsControl(c) {
+			return allot.FieldError(field, "holds a control character (%q)", c)
+		}
+	}
+	return nil
 }
 
 func appendOnce(list []string, v string) []string {
@@ -115,14 +167,16 @@ func appendOnce(list []string, v string) []string {
 	return append(list, v)
 }
 
-// authenticate checks the bearer token.
-func (s *Server) authenticate(r *http.Request) (service.Actor, error) {
+// authenticate checks the bearer token; it returns who it speaks for and
+// the token's hash, which keys its rate limit.
+func (s *Server) authenticate(r *http.Request) (service.Actor, string, error) {
 	h := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || token == "" {
-		return service.Actor{}, allot.Errorf(allot.Unauthorized, "send Authorization: Bearer <token>")
+		return service.Actor{}, "", allot.Errorf(allot.Unauthorized, "send Authorization: Bearer <token>")
 	}
-	return s.Authenticate(r.Context(), token)
+	who, err := s.Authenticate(r.Context(), token)
+	return who, service.HashToken(token), err
 }
 
 // Authenticate returns who a token speaks for, from a short cache or the

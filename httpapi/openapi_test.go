@@ -96,8 +96,8 @@ func TestOpenAPIRoutesMatchDocument(t *testing.T) {
 	}
 
 	// Conventions: a summary and a unique operationId each; the bearer
-	// token everywhere but on the document itself, with 401 and 500
-	// described; a JSON body refuses unknown fields, like the server.
+	// token everywhere but on the document itself, with 401, 429 (the
+	// token's rate limit) and 500 described; a JSON body refuses unknown fields, like the server.
 	ids := map[string]string{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -118,7 +118,7 @@ func TestOpenAPIRoutesMatchDocument(t *testing.T) {
 			if op.Security != nil {
 				t.Errorf("%s overrides the document's bearer security", key)
 			}
-			for _, status := range []int{401, 500} {
+			for _, status := range []int{401, 429, 500} {
 				if op.Responses.Status(status) == nil {
 					t.Errorf("%s does not describe its %d answer", key, status)
 				}

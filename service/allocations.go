@@ -466,6 +466,9 @@ func (s *Service) CreateBuffer(ctx context.Context, who Actor, p BufferParams) (
 	var out allot.Allocation
 	err := s.write(ctx, who, func(tx *store.Tx) error {
 		if p.Channel != "" {
+			if err := checkCode("channel", p.Channel); err != nil {
+				return err
+			}
 			c, err := tx.Channel(p.Channel)
 			if err != nil {
 				return ifMissing(err, "channel", "unknown channel %q", p.Channel)

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 
 	"github.com/allot/allot"
@@ -47,7 +49,13 @@ func (s *Service) startPlacer() *placer {
 		s.placer.queue = make(chan *placeRequest, 4*maxGroup)
 		s.placer.stop = make(chan struct{})
 		s.placer.done = make(chan struct{})
-		go s.placeLoop()
+		n := s.placers()
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.placeLoop() }()
+		}
+		go func() { wg.Wait(); close(s.placer.done) }()
 	})
 	return &s.placer
 }
@@ -68,7 +76,6 @@ func (s *Service) Close() {
 // placeLoop takes the orders queued, a group at a time, grouped by who
 // placed them.
 func (s *Service) placeLoop() {
-	defer close(s.placer.done)
 	for {
 		var first *placeRequest
 		select {
@@ -134,6 +141,7 @@ func (s *Service) placeGroup(reqs []*placeRequest) {
 // placeAll checks and writes a group of placed orders: results[i] is the
 // answer to reqs[i]. Refused orders change nothing.
 func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
+
 	channels, err := tx.Channels()
 	if err != nil {
 		return err
@@ -252,8 +260,7 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
 		return err
 	}
 	for _, o := range created {
-		tx.Record("order.place", "", o.Channel, fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, o.Channel, describeLines(o)), nil)
-		recordSKUs(tx, o, "order.place")
+		recordOrder(tx, o, "order.place", fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, o.Channel, describeLines(o)))
 	}
 	for _, i := range accepted {
 		results[i] = placeResult{order: orders[i].Public(), created: true}
@@ -292,4 +299,18 @@ func applyToSnapshot(snap *store.Snapshot, allocs map[int64]*engine.Allocation, 
 			a.Consumed[snap.SKUOf[k[1]]] += n
 		}
 	}
+}
+
+// placers is how many groups are placed at once. On PostgreSQL two: while
+// one group holds the product lock and writes, the next reads what it
+// needs and waits on the lock, so the lock is never idle. SQLite has one
+// writer: one.
+func (s *Service) placers() int {
+	if n, err := strconv.Atoi(os.Getenv("ALLOT_PLACERS")); err == nil && n > 0 {
+		return n
+	}
+	if s.DB.Engine() == "postgres" {
+		return 2
+	}
+	return 1
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/store"
@@ -44,13 +45,54 @@ type OrderLines struct {
 
 func at(line int) string { return fmt.Sprintf("line %d.", line) }
 
-// ImportProducts creates or updates products and bundles, in file order
-// (a bundle's components must come before it or exist already).
+// ImportProducts creates or updates products and bundles. Products are
+// written many rows a statement; bundles then one by one, so that their
+// components may come anywhere in the file.
 func (s *Service) ImportProducts(ctx context.Context, who Actor, rows []ProductLine) (int, error) {
+	for _, r := range rows {
+		if err := checkProduct(r.Product, at(r.Line)); err != nil {
+			return 0, err
+		}
+	}
 	return len(rows), s.write(ctx, who, func(tx *store.Tx) error {
+		skus := make([]string, len(rows))
+		for i, r := range rows {
+			skus[i] = r.SKU
+		}
+		refs, err := tx.ProductRefs(skus)
+		if err != nil {
+			return err
+		}
+		var fresh []allot.Product
+		index := map[string]int{}
 		for _, r := range rows {
-			if _, err := putProduct(tx, r.Product, at(r.Line)); err != nil {
-				return err
+			if r.Components != nil {
+				continue
+			}
+			if _, ok := refs[r.SKU]; ok {
+				if _, err := putProduct(tx, r.Product, at(r.Line)); err != nil { // an update: rare in bulk
+					return err
+				}
+				continue
+			}
+			if i, ok := index[r.SKU]; ok {
+				fresh[i] = r.Product // the file names it twice: the later line wins
+				continue
+			}
+			index[r.SKU] = len(fresh)
+			fresh = append(fresh, r.Product)
+		}
+		if err := tx.InsertProducts(fresh); err != nil {
+			return err
+		}
+		for _, p := range fresh {
+			tx.Record("product.put", p.SKU, "", fmt.Sprintf("created product %q", p.Name), p)
+		}
+		for _, r := range rows {
+			if r.Components != nil {
+				if _, err := putProduct(tx, r.Product, at(r.Line)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -58,30 +100,179 @@ func (s *Service) ImportProducts(ctx context.Context, who Actor, rows []ProductL
 }
 
 // ImportStock applies stock reports; older ones are ignored as always. It
-// returns how many were applied.
+// returns how many were applied. A whole file is read and written with a
+// few statements, not a few per line: a warehouse reports its whole stock
+// at once.
 func (s *Service) ImportStock(ctx context.Context, who Actor, rows []StockLine) (int, error) {
+	now := s.Now()
+	for i := range rows {
+		if err := checkStockReport(&rows[i].StockReport, at(rows[i].Line), now); err != nil {
+			return 0, err
+		}
+	}
 	applied := 0
 	err := s.write(ctx, who, func(tx *store.Tx) error {
 		applied = 0 // the transaction may run again after a conflict
-		for _, r := range rows {
-			res, err := reportStock(tx, r.StockReport, at(r.Line))
-			if err != nil {
-				return err
-			}
-			if res.Applied {
-				applied++
-			}
+		skus := make([]string, len(rows))
+		for i, r := range rows {
+			skus[i] = r.SKU
 		}
+		refs, err := tx.ProductRefs(skus)
+		if err != nil {
+			return err
+		}
+		ws, wids, err := tx.Warehouses()
+		if err != nil {
+			return err
+		}
+		warehouse := map[string]int64{}
+		for i, w := range ws {
+			warehouse[w.Code] = wids[i]
+		}
+		ids := make([]int64, 0, len(rows))
+		for _, r := range rows {
+			ref, ok := refs[r.SKU]
+			switch {
+			case !ok:
+				return allot.FieldError(at(r.Line)+"sku", "unknown SKU %q", r.SKU)
+			case ref.Bundle:
+				return allot.FieldError(at(r.Line)+"sku", "%q is a bundle; bundles have no stock of their own", r.SKU)
+			}
+			if _, ok := warehouse[r.Warehouse]; !ok {
+				return allot.FieldError(at(r.Line)+"warehouse", "unknown warehouse %q", r.Warehouse)
+			}
+			ids = append(ids, ref.ID)
+		}
+		if err := tx.LockProducts(ids); err != nil {
+			return err
+		}
+		current, err := tx.StockRows(ids)
+		if err != nil {
+			return err
+		}
+		// In file order: a later line about the same row sees the earlier.
+		latest := map[store.StockKey]int{}
+		var reports []store.Report
+		for _, r := range rows {
+			k := store.StockKey{Product: refs[r.SKU].ID, Warehouse: warehouse[r.Warehouse]}
+			if r.AsOf.Before(current[k].ChangedAt) {
+				tx.Record("stock.ignored", r.SKU, "", fmt.Sprintf("ignored report of %d in %s as of %s: older than the newest change applied",
+					r.InWarehouse, r.Warehouse, r.AsOf.Format(time.RFC3339)), r.StockReport)
+				continue
+			}
+			cur := current[k]
+			cur.InWarehouse, cur.Damaged, cur.ChangedAt = r.InWarehouse, r.Damaged, r.AsOf
+			current[k] = cur
+			rep := store.Report{StockKey: k, InWarehouse: r.InWarehouse, Damaged: r.Damaged, AsOf: r.AsOf}
+			if i, ok := latest[k]; ok {
+				reports[i] = rep // one row a statement may change once
+			} else {
+				latest[k] = len(reports)
+				reports = append(reports, rep)
+			}
+			applied++
+			tx.Record("stock.report", r.SKU, "", fmt.Sprintf("%s: in warehouse %d, damaged %d (as of %s)", r.Warehouse, r.InWarehouse,
+				r.Damaged, r.AsOf.Format(time.RFC3339)), r.StockReport)
+		}
+		if err := tx.ReportStockMany(reports); err != nil {
+			return err
+		}
+		touchMany(tx, ids)
 		return nil
 	})
 	return applied, err
 }
 
-// ImportListings links listings.
+// touchMany notes products whose quantities may have changed; past a few
+// thousand it marks them all at once, which the synchronisation handles
+// in one pass rather than a mark each.
+func touchMany(tx *store.Tx, ids []int64) {
+	if len(ids) > 2000 {
+		tx.TouchAll()
+		return
+	}
+	tx.Touch(ids...)
+}
+
+// ImportListings links listings, many rows a statement, then reprocesses
+// once each channel's orders that waited for a listing.
 func (s *Service) ImportListings(ctx context.Context, who Actor, rows []ListingLine) (int, error) {
+	for _, r := range rows {
+		if err := checkKey(at(r.Line)+"external_id", r.ExternalID, MaxSKULen); err != nil {
+			return 0, err
+		}
+	}
 	return len(rows), s.write(ctx, who, func(tx *store.Tx) error {
+		channels, err := tx.Channels()
+		if err != nil {
+			return err
+		}
+		byCode := map[string]store.ChannelRow{}
+		for _, c := range channels {
+			byCode[c.Code] = c
+		}
+		var skus []string
 		for _, r := range rows {
-			if _, err := putListing(tx, r.ListingParams, at(r.Line)); err != nil {
+			if r.SKU != "" {
+				skus = append(skus, r.SKU)
+			}
+		}
+		refs, err := tx.ProductRefs(skus)
+		if err != nil {
+			return err
+		}
+		index := map[[2]string]int{}
+		var ups []store.ListingUpsert
+		external := map[int64][]string{}
+		var touched []int64
+		for _, r := range rows {
+			c, ok := byCode[r.Channel]
+			if !ok {
+				return allot.FieldError(at(r.Line)+"channel", "unknown channel %q", r.Channel)
+			}
+			u := store.ListingUpsert{ChannelID: c.ID, ExternalID: r.ExternalID, Enabled: r.Enabled == nil || *r.Enabled}
+			if r.SKU != "" {
+				ref, ok := refs[r.SKU]
+				if !ok {
+					return allot.FieldError(at(r.Line)+"sku", "unknown SKU %q", r.SKU)
+				}
+				u.ProductID = &ref.ID
+				touched = append(touched, ref.ID)
+			}
+			key := [2]string{r.Channel, r.ExternalID}
+			if i, ok := index[key]; ok {
+				ups[i] = u // named twice: the later line wins
+			} else {
+				index[key] = len(ups)
+				ups = append(ups, u)
+				external[c.ID] = append(external[c.ID], r.ExternalID)
+			}
+			summary := fmt.Sprintf("listing %s linked to %s", r.ExternalID, r.SKU)
+			if r.SKU == "" {
+				summary = fmt.Sprintf("listing %s unlinked", r.ExternalID)
+			}
+			if !u.Enabled {
+				summary += " (disabled)"
+			}
+			tx.Record("listing.put", r.SKU, r.Channel, summary, allot.Listing{Channel: r.Channel, ExternalID: r.ExternalID, SKU: r.SKU, Enabled: u.Enabled})
+		}
+		for id, ext := range external {
+			prev, err := tx.ListingsByExternal(id, ext)
+			if err != nil {
+				return err
+			}
+			for _, l := range prev {
+				if l.ProductID != nil {
+					touched = append(touched, *l.ProductID)
+				}
+			}
+		}
+		if err := tx.PutListings(ups); err != nil {
+			return err
+		}
+		touchMany(tx, touched)
+		for id := range external {
+			if err := reprocessChannel(tx, id); err != nil {
 				return err
 			}
 		}

@@ -24,16 +24,7 @@ func (s *Service) PutProduct(ctx context.Context, who Actor, p allot.Product) (a
 // putProduct validates and stores one product or bundle; field errors are
 // prefixed with prefix (a CSV line, say).
 func putProduct(tx *store.Tx, p allot.Product, prefix string) (bool, error) {
-	if err := checkKey(prefix+"sku", p.SKU, MaxSKULen); err != nil {
-		return false, err
-	}
-	if p.Name == "" {
-		return false, allot.FieldError(prefix+"name", "is required")
-	}
-	if err := checkText(prefix+"name", p.Name, MaxNameLen); err != nil {
-		return false, err
-	}
-	if err := checkText(prefix+"barcode", p.Barcode, MaxSKULen); err != nil {
+	if err := checkProduct(p, prefix); err != nil {
 		return false, err
 	}
 	var refs []store.ProductRef
@@ -94,6 +85,20 @@ func putProduct(tx *store.Tx, p allot.Product, prefix string) (bool, error) {
 	}
 	tx.Touch(ref.ID)
 	return created, nil
+}
+
+// checkProduct validates what a product says of itself.
+func checkProduct(p allot.Product, prefix string) error {
+	if err := checkKey(prefix+"sku", p.SKU, MaxSKULen); err != nil {
+		return err
+	}
+	if p.Name == "" {
+		return allot.FieldError(prefix+"name", "is required")
+	}
+	if err := checkText(prefix+"name", p.Name, MaxNameLen); err != nil {
+		return err
+	}
+	return checkText(prefix+"barcode", p.Barcode, MaxSKULen)
 }
 
 // GetProduct reads one product or bundle.

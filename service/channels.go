@@ -64,6 +64,9 @@ func (s *Service) PutChannel(ctx context.Context, who Actor, c allot.Channel) (a
 		seen := map[string]bool{}
 		for i, code := range c.Warehouses {
 			f := fmt.Sprintf("warehouses[%d]", i)
+			if err := checkCode(f, code); err != nil {
+				return err
+			}
 			if seen[code] {
 				return allot.FieldError(f, "%q appears twice", code)
 			}
@@ -282,6 +285,14 @@ func (s *Service) PutListing(ctx context.Context, who Actor, p ListingParams) (a
 func putListing(tx *store.Tx, p ListingParams, prefix string) (allot.Listing, error) {
 	if err := checkKey(prefix+"external_id", p.ExternalID, MaxSKULen); err != nil {
 		return allot.Listing{}, err
+	}
+	if err := checkCode(prefix+"channel", p.Channel); err != nil {
+		return allot.Listing{}, err
+	}
+	if p.SKU != "" {
+		if err := checkKey(prefix+"sku", p.SKU, MaxSKULen); err != nil {
+			return allot.Listing{}, err
+		}
 	}
 	enabled := p.Enabled == nil || *p.Enabled
 	c, err := tx.Channel(p.Channel)

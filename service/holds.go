@@ -76,8 +76,7 @@ func (s *Service) CreateHold(ctx context.Context, who Actor, p HoldParams) (Hold
 		if err := checkAndCreate(tx, ch, o, p.Lines); err != nil {
 			return err
 		}
-		tx.Record("hold.create", "", ch.Code, fmt.Sprintf("hold %d on %s until %s: %s", o.ID, ch.Code, expires.Format(time.RFC3339), describeLines(o)), nil)
-		recordSKUs(tx, o, "hold.create")
+		recordOrder(tx, o, "hold.create", fmt.Sprintf("hold %d on %s until %s: %s", o.ID, ch.Code, expires.Format(time.RFC3339), describeLines(o)))
 		out = holdOf(o, tx.Now)
 		return nil
 	})
@@ -174,8 +173,7 @@ func (s *Service) ConfirmHold(ctx context.Context, who Actor, id int64, p Confir
 			return err
 		}
 		tx.Touch(unitProducts(o)...)
-		tx.Record("hold.confirm", "", ch.Code, fmt.Sprintf("hold %d confirmed as order %s", id, o.ExternalID), nil)
-		recordSKUs(tx, o, "hold.confirm")
+		recordOrder(tx, o, "hold.confirm", fmt.Sprintf("hold %d confirmed as order %s", id, o.ExternalID))
 		out = holdOf(o, tx.Now)
 		return nil
 	})

@@ -181,8 +181,7 @@ func importOrder(tx *store.Tx, p OrderParams, prefix string) (*store.OrderRow, b
 	if o.Oversold {
 		summary += "; oversold"
 	}
-	tx.Record("order.import", "", ch.Code, summary, nil)
-	recordSKUs(tx, o, "order.import")
+	recordOrder(tx, o, "order.import", summary)
 	return o, true, nil
 }
 
@@ -249,9 +248,8 @@ func updateImported(tx *store.Tx, ch store.ChannelRow, prev *store.OrderRow, p O
 	if err := applyDelta(tx, before, contributionOf(o)); err != nil {
 		return nil, err
 	}
-	tx.Record("order.update", "", ch.Code, fmt.Sprintf("order %s updated from %s: %s, %s, %s", o.ExternalID, ch.Code,
-		describeLines(o), o.Payment, o.State), nil)
-	recordSKUs(tx, o, "order.update")
+	recordOrder(tx, o, "order.update", fmt.Sprintf("order %s updated from %s: %s, %s, %s", o.ExternalID, ch.Code,
+		describeLines(o), o.Payment, o.State))
 	return o, nil
 }
 
@@ -609,10 +607,16 @@ func describeShortfall(short []allot.Shortfall) string {
 	return strings.Join(parts, "; ")
 }
 
-// recordSKUs adds, for each product the order takes, a history entry under
-// that SKU, so that a SKU's history shows the orders that moved it.
-func recordSKUs(tx *store.Tx, o *store.OrderRow, action string) {
+// recordOrder adds an order's change to the history: one entry under its
+// SKU when it takes one product, else a summary entry and one under each
+// SKU it takes, so that a SKU's history shows every order that moved it.
+func recordOrder(tx *store.Tx, o *store.OrderRow, action, summary string) {
 	skus, demand := demandOf(o)
+	if len(skus) == 1 {
+		tx.Record(action, skus[0], o.Channel, summary, map[string]any{"order": o.ID, "external_id": o.ExternalID, "units": demand[skus[0]]})
+		return
+	}
+	tx.Record(action, "", o.Channel, summary, nil)
 	for _, sku := range skus {
 		tx.Record(action, sku, o.Channel, fmt.Sprintf("order %s: %d × %s (%s, %s)", o.ExternalID, demand[sku], sku, o.Payment, o.State),
 			map[string]any{"order": o.ID, "external_id": o.ExternalID, "units": demand[sku]})
@@ -718,8 +722,7 @@ func reprocess(tx *store.Tx, o *store.OrderRow) (bool, error) {
 	if err := applyDelta(tx, before, contributionOf(o)); err != nil {
 		return false, err
 	}
-	tx.Record("order.reprocess", "", ch.Code, fmt.Sprintf("order %s no longer needs attention: %s", o.ExternalID, describeLines(o)), nil)
-	recordSKUs(tx, o, "order.reprocess")
+	recordOrder(tx, o, "order.reprocess", fmt.Sprintf("order %s no longer needs attention: %s", o.ExternalID, describeLines(o)))
 	return true, nil
 }
 

@@ -35,6 +35,9 @@ type Actor struct {
 }
 
 func (s *Service) write(ctx context.Context, who Actor, fn func(*store.Tx) error) error {
+	if d := dryRunOf(ctx); d != nil {
+		fn = d.wrap(fn) // a preview: computed, then rolled back
+	}
 	return s.DB.Write(ctx, who.Merchant, who.Name, s.Now(), fn)
 }
 

@@ -251,6 +251,19 @@ func TestShopifyFaultsLoseNoPush(t *testing.T) {
 func TestShopifyDriftIsMended(t *testing.T) {
 	s := newShop(t, allottest.Options{})
 	s.eventually(s.tee, 10)
+	s.eventually(s.cap, 4)
+	// Wait until allot recorded both publications, then change the store.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := s.do("GET", "/v1/channels/b2c/sync", nil)
+		if st["pending"].(float64) == 0 && len(st["publications"].([]any)) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publications not recorded: %v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	s.store.SetAvailable(s.tee.Variants[0].InventoryItemID, 50)
 	if out := s.do("POST", "/v1/channels/b2c/drift", nil); out["mended"].(float64) != 1 {
 		t.Fatalf("drift check: %v", out)

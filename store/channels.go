@@ -242,3 +242,28 @@ func (tx *Tx) ListingsByExternal(channelID int64, ids []string) (map[string]List
 	}
 	return out, nil
 }
+
+// ListingUpsert is one listing to create or change.
+type ListingUpsert struct {
+	ChannelID  int64
+	ExternalID string
+	ProductID  *int64
+	Enabled    bool
+}
+
+// PutListings creates or changes many listings, many rows a statement. A
+// listing must appear once.
+func (tx *Tx) PutListings(ls []ListingUpsert) error {
+	now := micros(tx.Now)
+	rows := make([][]any, len(ls))
+	for i, l := range ls {
+		var pid any
+		if l.ProductID != nil {
+			pid = *l.ProductID
+		}
+		rows[i] = []any{tx.M, l.ChannelID, l.ExternalID, pid, l.Enabled, now, now}
+	}
+	return tx.insertRows(`INSERT INTO listings (merchant_id, channel_id, external_id, product_id, enabled, created_at, updated_at) VALUES `,
+		rows, ` ON CONFLICT (channel_id, external_id) DO UPDATE SET product_id = excluded.product_id, enabled = excluded.enabled,
+			updated_at = excluded.updated_at`)
+}

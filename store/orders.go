@@ -416,8 +416,9 @@ func (tx *Tx) insertAllLines(os []*OrderRow) error {
 }
 
 // insertRows inserts rows of equal width with as few statements as the
-// engines' parameter limits allow.
-func (tx *Tx) insertRows(prefix string, rows [][]any) error {
+// engines' parameter limits allow; suffix (an ON CONFLICT clause, say)
+// ends each statement.
+func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -441,6 +442,9 @@ func (tx *Tx) insertRows(prefix string, rows [][]any) error {
 			}
 			b.WriteByte(')')
 			args = append(args, r...)
+		}
+		for _, s := range suffix {
+			b.WriteString(s)
 		}
 		if _, err := tx.exec(b.String(), args...); err != nil {
 			return err

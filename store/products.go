@@ -280,3 +280,13 @@ func (tx *Tx) ProductsByBarcode() (map[string]ProductRef, error) {
 	}
 	return out, rows.Err()
 }
+
+// InsertProducts creates new products (not bundles), many rows a statement.
+func (tx *Tx) InsertProducts(ps []allot.Product) error {
+	now := micros(tx.Now)
+	rows := make([][]any, len(ps))
+	for i, p := range ps {
+		rows[i] = []any{tx.M, p.SKU, p.Name, p.Barcode, false, now, now}
+	}
+	return tx.insertRows(`INSERT INTO products (merchant_id, sku, name, barcode, is_bundle, created_at, updated_at) VALUES `, rows)
+}

@@ -216,3 +216,55 @@ func (tx *Tx) InboundIDs(openOnly bool) ([]int64, error) {
 	}
 	return scanIDs(tx.query(q+` ORDER BY id DESC`, tx.M))
 }
+
+// StockKey names a stock row: a product in a warehouse.
+type StockKey struct{ Product, Warehouse int64 }
+
+// StockRows reads the stored stock of the given products, every
+// warehouse; rows never written are absent.
+func (tx *Tx) StockRows(productIDs []int64) (map[StockKey]StockRow, error) {
+	out := make(map[StockKey]StockRow, len(productIDs))
+	for _, part := range chunks(productIDs) {
+		in, args := inList(2, part)
+		rows, err := tx.query(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed, as_of, changed_at FROM stock
+			WHERE merchant_id = $1 AND product_id IN `+in, append([]any{tx.M}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k StockKey
+			var r StockRow
+			var asOf sql.NullInt64
+			var changed int64
+			if err := rows.Scan(&k.Product, &k.Warehouse, &r.InWarehouse, &r.Damaged, &r.Committed, &asOf, &changed); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			r.AsOf, r.ChangedAt = timePtr(asOf), fromMicros(changed)
+			out[k] = r
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Report is one stock report to store.
+type Report struct {
+	StockKey
+	InWarehouse, Damaged int
+	AsOf                 time.Time
+}
+
+// ReportStockMany stores many reports, many rows a statement; the caller
+// has dropped those older than their row's ChangedAt.
+func (tx *Tx) ReportStockMany(reports []Report) error {
+	rows := make([][]any, len(reports))
+	for i, r := range reports {
+		rows[i] = []any{r.Product, r.Warehouse, tx.M, r.InWarehouse, r.Damaged, micros(r.AsOf), micros(r.AsOf)}
+	}
+	return tx.insertRows(`INSERT INTO stock (product_id, warehouse_id, merchant_id, in_warehouse, damaged, as_of, changed_at) VALUES `,
+		rows, ` ON CONFLICT (product_id, warehouse_id) DO UPDATE SET in_warehouse = excluded.in_warehouse,
+			damaged = excluded.damaged, as_of = excluded.as_of, changed_at = excluded.changed_at`)
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 )
 
@@ -102,7 +103,9 @@ func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, part := range chunks(append(append([]int64{}, productIDs...), bundles...)) {
+	ids := append(append([]int64{}, productIDs...), bundles...)
+	slices.Sort(ids)
+	for _, part := range chunks(slices.Compact(ids)) {
 		in, args := inList(2, part)
 		if err := scan(q+` AND l.product_id IN `+in+` ORDER BY l.id`, append([]any{tx.M}, args...)...); err != nil {
 			return nil, err
@@ -426,4 +429,57 @@ func (db *DB) ChannelsOfPlatform(ctx context.Context, platform string) ([]Channe
 		codes = append(codes, code)
 	}
 	return out, codes, rows.Err()
+}
+
+// PendingSet is a quantity to push for a listing, due at Due.
+type PendingSet struct {
+	Listing  PushListing
+	Quantity int
+	Due      time.Time
+}
+
+// SetPendingMany is SetPending for many listings, many rows a statement.
+// A listing must appear once.
+func (tx *Tx) SetPendingMany(ps []PendingSet, first time.Time) error {
+	versions := make(map[int64]int64, len(ps))
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		ids[i] = p.Listing.ListingID
+	}
+	for _, part := range chunks(ids) {
+		in, args := inList(1, part)
+		rows, err := tx.query(`UPDATE listings SET push_version = push_version + 1 WHERE id IN `+in+` RETURNING id, push_version`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id, v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			versions[id] = v
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	rows := make([][]any, len(ps))
+	for i, p := range ps {
+		rows[i] = []any{p.Listing.ListingID, p.Listing.ChannelID, tx.M, p.Quantity, versions[p.Listing.ListingID], micros(p.Due), micros(first)}
+	}
+	return tx.insertRows(`INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at) VALUES `, rows,
+		` ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity, version = excluded.version, attempts = 0,
+		due_at = CASE WHEN excluded.due_at < sync_pending.due_at THEN excluded.due_at ELSE sync_pending.due_at END`)
+}
+
+// DropPendingMany is DropPending for many listings.
+func (tx *Tx) DropPendingMany(listingIDs []int64) error {
+	for _, part := range chunks(listingIDs) {
+		in, args := inList(2, part)
+		if _, err := tx.exec(`DELETE FROM sync_pending WHERE merchant_id = $1 AND listing_id IN `+in, append([]any{tx.M}, args...)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -27,6 +27,10 @@ func (w *Worker) PushDue(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(due))
 	for i, d := range due {
+		if w.OneByOne {
+			errs[i] = w.pushChannel(ctx, d.Merchant, d.Channel)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -115,7 +119,7 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 			w.Metrics.Failures.WithLabelValues(label...).Inc()
 			for _, p := range batch {
 				w.Metrics.Retries.WithLabelValues(label...).Inc()
-				if err := tx.Retry(p, tx.Now.Add(backoff(p.Attempts)), msg); err != nil {
+				if err := tx.Retry(p, tx.Now.Add(w.backoff(p.Attempts)), msg); err != nil {
 					return err
 				}
 			}
@@ -137,7 +141,7 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 			default:
 				w.Metrics.Failures.WithLabelValues(label...).Inc()
 				w.Metrics.Retries.WithLabelValues(label...).Inc()
-				if err := tx.Retry(p, tx.Now.Add(backoff(p.Attempts)), r.Err.Error()); err != nil {
+				if err := tx.Retry(p, tx.Now.Add(w.backoff(p.Attempts)), r.Err.Error()); err != nil {
 					return err
 				}
 			}

@@ -93,6 +93,12 @@ type Worker struct {
 	Interval time.Duration
 	// CallTimeout bounds one call to a channel.
 	CallTimeout time.Duration
+	// Rand, if set, draws the jitter of the retries' backoff, and OneByOne
+	// makes PushDue push the due channels one after the other instead of
+	// side by side: together they let a seeded simulation run the same way
+	// twice. Nil and false in production.
+	Rand     *rand.Rand
+	OneByOne bool
 
 	mu    sync.Mutex
 	conns map[int64]cachedConnector
@@ -252,6 +258,8 @@ func plan(tx *store.Tx, products []int64, first time.Time, settle time.Duration,
 	if err != nil {
 		return err
 	}
+	var sets []store.PendingSet
+	var drops []int64
 	for _, l := range listings {
 		q := snap.Published(l.Channel, l.SKU)
 		shown := l.Published != nil && l.Confirmed && *l.Published == q
@@ -262,20 +270,19 @@ func plan(tx *store.Tx, products []int64, first time.Time, settle time.Duration,
 		case l.Pending == nil && shown:
 			continue // the channel shows it
 		case l.Pending != nil && shown:
-			if err := tx.DropPending(l.ListingID); err != nil { // back to what the channel shows
-				return err
-			}
+			drops = append(drops, l.ListingID) // back to what the channel shows
 			continue
 		}
 		due := tx.Now
 		if l.Published != nil && q > *l.Published && !force {
 			due = due.Add(settle)
 		}
-		if err := tx.SetPending(l, q, due, first); err != nil {
-			return err
-		}
+		sets = append(sets, store.PendingSet{Listing: l, Quantity: q, Due: due})
 	}
-	return nil
+	if err := tx.DropPendingMany(drops); err != nil {
+		return err
+	}
+	return tx.SetPendingMany(sets, first)
 }
 
 // Resync pushes every listing of a channel again, whatever was published.
@@ -318,15 +325,13 @@ func planChannel(tx *store.Tx, channelID int64, products []int64, first time.Tim
 	if err != nil {
 		return err
 	}
+	var sets []store.PendingSet
 	for _, l := range listings {
-		if l.ChannelID != channelID {
-			continue
-		}
-		if err := tx.SetPending(l, snap.Published(l.Channel, l.SKU), tx.Now, first); err != nil {
-			return err
+		if l.ChannelID == channelID {
+			sets = append(sets, store.PendingSet{Listing: l, Quantity: snap.Published(l.Channel, l.SKU), Due: tx.Now})
 		}
 	}
-	return nil
+	return tx.SetPendingMany(sets, first)
 }
 
 func pushes(p allot.Platform) bool {
@@ -355,9 +360,14 @@ func (w *Worker) connector(ch store.ChannelRow) (Connector, error) {
 
 // backoff is the wait before the attempt-th retry: exponential from half a
 // second, at most five minutes, with jitter so that retries spread.
-func backoff(attempt int) time.Duration {
+func (w *Worker) backoff(attempt int) time.Duration {
 	d := 500 * time.Millisecond << min(attempt, 10)
 	d = min(d, 5*time.Minute)
+	if w.Rand != nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return d/2 + time.Duration(w.Rand.Int64N(int64(d/2)+1))
+	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 

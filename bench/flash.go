@@ -1,0 +1,263 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/allot/allot"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// FlashResult is one contender's run of the flash sale.
+type FlashResult struct {
+	Name      string
+	Accepted  int
+	Refused   int
+	Errors    int
+	Elapsed   time.Duration
+	Latencies Latencies
+	// Oversold is what was accepted beyond the stock; Lost, what was
+	// acknowledged but is not in the database.
+	Oversold, Lost int
+}
+
+// PerSecond is accepted orders per second.
+func (r FlashResult) PerSecond() float64 { return float64(r.Accepted) / r.Elapsed.Seconds() }
+
+// rush runs clients that send orders until each is refused: the sale is
+// over. send returns whether the order was accepted.
+func rush(clients int, send func(client, seq int) (bool, error)) FlashResult {
+	var mu sync.Mutex
+	var res FlashResult
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat Latencies
+			acc, ref, errs := 0, 0, 0
+			for seq := 0; ; seq++ {
+				t := time.Now()
+				ok, err := send(c, seq)
+				lat = append(lat, time.Since(t))
+				if err != nil {
+					errs++
+					if errs > 10 {
+						break
+					}
+					continue
+				}
+				if !ok {
+					ref++
+					break
+				}
+				acc++
+			}
+			mu.Lock()
+			res.Accepted += acc
+			res.Refused += ref
+			res.Errors += errs
+			res.Latencies = append(res.Latencies, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// FlashSale runs the flash sale: clients place one-unit orders for one SKU
+// with stock units in stock, through HTTP, until it sells out; on
+// PostgreSQL, against the two baselines too.
+func FlashSale(ctx context.Context, cfg Config, stock, clients int) ([]FlashResult, error) {
+	var out []FlashResult
+	r, err := flashAllot(ctx, cfg, stock, clients)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, r)
+	if cfg.Engine == "postgres" && !cfg.SkipBaselines {
+		for _, b := range []string{"B0", "B1"} {
+			r, err := flashBaseline(ctx, cfg, b, stock, clients)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func flashAllot(ctx context.Context, cfg Config, stock, clients int) (FlashResult, error) {
+	srv, c, done, err := cfg.server(ctx, nil)
+	if err != nil {
+		return FlashResult{}, err
+	}
+	defer done()
+	if err := setup(ctx, c,
+		[2]any{"/v1/warehouses/w1", map[string]any{}},
+		[2]any{"/v1/channels/web", map[string]any{"platform": "api"}},
+		[2]any{"/v1/products/drop", map[string]any{"name": "The viral drop"}},
+		[2]any{"/v1/stock/w1/drop", map[string]any{"in_warehouse": stock}}); err != nil {
+		return FlashResult{}, err
+	}
+	res := rush(clients, func(cl, seq int) (bool, error) {
+		err := c.Do(ctx, "POST", "/v1/orders", map[string]any{"channel": "web", "external_id": "c" + strconv.Itoa(cl) + "-" + strconv.Itoa(seq),
+			"lines": []map[string]any{{"sku": "drop", "quantity": 1}}}, nil)
+		if allot.ErrorCode(err) == allot.InsufficientStock {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	res.Name = "allot (" + srv.DB.Engine() + ")"
+	var st struct {
+		Stock []allot.Stock `json:"stock"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/stock?sku=drop", nil, &st); err != nil {
+		return res, err
+	}
+	committed := st.Stock[0].Committed
+	res.Oversold = max(0, res.Accepted-stock)
+	res.Lost = max(0, res.Accepted-committed)
+	if committed != res.Accepted {
+		res.Lost = res.Accepted - committed // negative: counted but not acknowledged
+	}
+	return res, nil
+}
+
+// The baselines, behind the same kind of HTTP endpoint as allot so that
+// both pay for HTTP and JSON alike:
+//   - B1, the usual approach of open-source commerce engines: a
+//     transaction per order, SELECT … FOR UPDATE on the stock row, check,
+//     update, insert the order, commit;
+//   - B0, one conditional UPDATE … WHERE available >= n per order (with the
+//     order's insert in the same statement).
+func flashBaseline(ctx context.Context, cfg Config, kind string, stock, clients int) (FlashResult, error) {
+	dsn, drop, err := cfg.database(ctx)
+	if err != nil {
+		return FlashResult{}, err
+	}
+	defer drop()
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return FlashResult{}, err
+	}
+	pcfg.MaxConns = 32 // allot's own pool size
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return FlashResult{}, err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE stock (sku TEXT PRIMARY KEY, available BIGINT NOT NULL);
+		CREATE TABLE orders (id TEXT PRIMARY KEY, sku TEXT NOT NULL, quantity BIGINT NOT NULL)`); err != nil {
+		return FlashResult{}, err
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO stock VALUES ('drop', $1)`, stock); err != nil {
+		return FlashResult{}, err
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var o struct {
+			ID       string `json:"external_id"`
+			Quantity int    `json:"quantity"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&o); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		ok, err := baselineOrder(r.Context(), pool, kind, o.ID, o.Quantity)
+		switch {
+		case err != nil:
+			http.Error(w, err.Error(), 500)
+		case !ok:
+			w.WriteHeader(http.StatusConflict)
+		default:
+			w.WriteHeader(http.StatusCreated)
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return FlashResult{}, err
+	}
+	hs := &http.Server{Handler: handler}
+	go hs.Serve(ln)
+	defer hs.Close()
+	url, hc := "http://"+ln.Addr().String()+"/order", httpClient()
+	res := rush(clients, func(cl, seq int) (bool, error) {
+		body := `{"external_id":"c` + strconv.Itoa(cl) + "-" + strconv.Itoa(seq) + `","quantity":1}`
+		resp, err := hc.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			return false, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			return true, nil
+		case http.StatusConflict:
+			return false, nil
+		}
+		return false, fmt.Errorf("baseline answered %s", resp.Status)
+	})
+	res.Name = kind
+	var left, orders int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT available FROM stock), (SELECT COUNT(*) FROM orders)`).Scan(&left, &orders); err != nil {
+		return res, err
+	}
+	res.Oversold = max(0, res.Accepted-stock)
+	res.Lost = res.Accepted - orders
+	if left != stock-orders {
+		return res, fmt.Errorf("%s: %d left and %d orders for a stock of %d", kind, left, orders, stock)
+	}
+	return res, nil
+}
+
+func baselineOrder(ctx context.Context, pool *pgxpool.Pool, kind, id string, n int) (bool, error) {
+	if kind == "B0" {
+		tag, err := pool.Exec(ctx, `WITH u AS (UPDATE stock SET available = available - $2 WHERE sku = 'drop' AND available >= $2 RETURNING sku)
+			INSERT INTO orders SELECT $1, sku, $2 FROM u`, id, n)
+		return err == nil && tag.RowsAffected() == 1, err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx)
+	var available int
+	if err := tx.QueryRow(ctx, `SELECT available FROM stock WHERE sku = 'drop' FOR UPDATE`).Scan(&available); err != nil {
+		return false, err
+	}
+	if available < n {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE stock SET available = available - $1 WHERE sku = 'drop'`, n); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO orders VALUES ($1, 'drop', $2)`, id, n); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
+// PrintFlash writes the flash sale's figures and ratios.
+func PrintFlash(cfg Config, stock, clients int, rs []FlashResult) {
+	fmt.Fprintf(cfg.Out, "\nflash sale: %d units of one SKU, %d clients, one-unit orders until sold out (demand ≥ %d)\n", stock, clients, stock)
+	rows := [][]string{{"contender", "accepted", "refused", "errors", "seconds", "accepted/s", "p50", "p99", "oversold", "lost"}}
+	for _, r := range rs {
+		rows = append(rows, []string{r.Name, strconv.Itoa(r.Accepted), strconv.Itoa(r.Refused), strconv.Itoa(r.Errors),
+			fmt.Sprintf("%.2f", r.Elapsed.Seconds()), fmt.Sprintf("%.0f", r.PerSecond()), ms(r.Latencies.Quantile(0.5)),
+			ms(r.Latencies.Quantile(0.99)), strconv.Itoa(r.Oversold), strconv.Itoa(r.Lost)})
+	}
+	table(cfg.Out, rows)
+	if len(rs) == 3 {
+		fmt.Fprintf(cfg.Out, "ratios: allot/B1 = %.1f×, allot/B0 = %.1f×\n", rs[0].PerSecond()/rs[2].PerSecond(), rs[0].PerSecond()/rs[1].PerSecond())
+	}
+}

@@ -1,0 +1,26 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+)
+
+// Run runs a scenario (or "all") on the config's engine and prints it.
+func Run(ctx context.Context, cfg Config, scenario string, clients int) error {
+	known := false
+	for _, s := range []string{"flash", "all"} {
+		known = known || s == scenario
+	}
+	if !known {
+		return fmt.Errorf("unknown scenario %q: flash, catalogue, stock, recompute, fanout or all", scenario)
+	}
+	if scenario == "flash" || scenario == "all" {
+		stock := cfg.n(50_000)
+		rs, err := FlashSale(ctx, cfg, stock, clients)
+		if err != nil {
+			return err
+		}
+		PrintFlash(cfg, stock, clients, rs)
+	}
+	return nil
+}

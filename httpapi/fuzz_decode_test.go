@@ -1,0 +1,135 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/allot/allot"
+	"github.com/allot/allot/service"
+)
+
+// decodeTargets are the request bodies of the API, each with the keys its
+// handler requires, as the handlers decode them.
+var decodeTargets = []struct {
+	name     string
+	new      func() any
+	required []string
+	optional bool // decodeOptional: an empty body is no body
+}{
+	{"product", func() any { return new(productBody) }, nil, false},
+	{"bundle", func() any { return new(bundleBody) }, []string{"components[].quantity"}, false},
+	{"warehouse", func() any {
+		return new(struct {
+			Name string `json:"name"`
+		})
+	}, nil, true},
+	{"stock", func() any { return new(stockBody) }, nil, false},
+	{"inbound", func() any { return new(inboundBody) }, []string{"lines[].quantity"}, false},
+	{"receive", func() any { return new(struct{}) }, nil, true},
+	{"channel", func() any { return new(channelBody) }, nil, false},
+	{"listing", func() any { return new(listingBody) }, nil, false},
+	{"rules", func() any { return new(service.RulesPatch) }, nil, false},
+	{"allocation", func() any { return new(service.AllocationParams) }, []string{"lines[].quantity", "all_skus.quantity"}, false},
+	{"allocation patch", func() any { return new(service.AllocationPatch) }, []string{"lines[].quantity", "all_skus.quantity"}, false},
+	{"buffer", func() any { return new(service.BufferParams) }, []string{"lines[].quantity", "all_skus.quantity"}, false},
+	{"stop", func() any { return new(service.StopParams) }, nil, false},
+	{"order", func() any { return new(service.OrderParams) }, []string{"lines[].quantity"}, false},
+	{"cancel or ship", func() any { return new(linesBody) }, []string{"lines[].quantity"}, true},
+	{"hold", func() any { return new(service.HoldParams) }, []string{"lines[].quantity"}, false},
+	{"confirm", func() any { return new(service.ConfirmParams) }, nil, true},
+}
+
+// checkRefusal fails t unless err is a refusal a person can act on: an
+// *allot.Error, invalid or too_large, naming the field, with a message.
+func checkRefusal(t *testing.T, what string, err error) {
+	t.Helper()
+	var e *allot.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("%s: %T %v is not an *allot.Error: it would answer 500", what, err, err)
+	}
+	if e.Code != allot.Invalid && e.Code != TooLarge {
+		t.Fatalf("%s: code %s, want invalid or too_large: %v", what, e.Code, e)
+	}
+	if e.Field == "" || e.Message == "" {
+		t.Fatalf("%s: the error does not name the field, or says nothing: %+v", what, e)
+	}
+	if !utf8.ValidString(e.Field) || !utf8.ValidString(e.Message) {
+		t.Fatalf("%s: the error is not valid UTF-8: %q %q", what, e.Field, e.Message)
+	}
+}
+
+// Every JSON body, whatever its bytes, is decoded or refused with an
+// invalid (or too_large) error that names the field; what is decoded
+// encodes back to a body that decodes again.
+func FuzzDecode(f *testing.F) {
+	f.Add(uint8(13), []byte(`{"channel":"b2c","external_id":"1001","lines":[{"sku":"tee","quantity":2}],"payment":"paid"}`))
+	f.Add(uint8(9), []byte(`{"purpose":"reserve","channels":[{"channel":"b2b","rule":"use_available"}],"lines":[{"sku":"tee","quantity":30}]}`))
+	f.Add(uint8(3), []byte(`{"in_warehouse":100,"damaged":2,"as_of":"2026-11-26T08:00:00Z"}`))
+	f.Fuzz(func(t *testing.T, target uint8, body []byte) {
+		tg := decodeTargets[int(target)%len(decodeTargets)]
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		v := tg.new()
+		var err error
+		if tg.optional {
+			_, err = decodeOptional(r, v, tg.required...)
+		} else {
+			err = decode(r, v, tg.required...)
+		}
+		if err != nil {
+			checkRefusal(t, tg.name, err)
+			return
+		}
+		if _, ok := v.(*service.RulesPatch); ok {
+			return // its fields tell "absent" from "null": they do not encode back
+		}
+		again, merr := json.Marshal(v)
+		if merr != nil {
+			t.Fatalf("%s: decoded %+v does not encode: %v", tg.name, v, merr)
+		}
+		if err := DecodeJSON(again, tg.new()); err != nil {
+			t.Fatalf("%s: %s decoded, but its encoding %s is refused: %v", tg.name, body, again, err)
+		}
+	})
+}
+
+// The query helpers read any query string: a value within its bounds, or
+// an invalid error naming the parameter.
+func FuzzQuery(f *testing.F) {
+	f.Add("s=abc&n=7&b=true&t=2026-11-26T09:00:00Z")
+	f.Add("n=-1&b=maybe&t=yesterday")
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.URL.RawQuery = raw
+		q := query{r: r}
+		s := q.str("s", 10)
+		n := q.int("n", 5, 1, 100)
+		b := q.bool("b")
+		ts := q.time("t")
+		if q.err != nil {
+			checkRefusal(t, "query "+raw, q.err)
+			var e *allot.Error
+			errors.As(q.err, &e)
+			if !strings.Contains("s n b t", e.Field) || len(e.Field) != 1 {
+				t.Fatalf("query %q: the error names %q, not one of the parameters", raw, e.Field)
+			}
+			return
+		}
+		vals, _ := url.ParseQuery(raw)
+		if len(s) > 10 || n < 1 || n > 100 || (b && vals.Get("b") == "") {
+			t.Fatalf("query %q read as s=%q n=%d b=%v: out of bounds", raw, s, n, b)
+		}
+		if vals.Get("n") == "" && n != 5 {
+			t.Fatalf("query %q: n absent but read as %d, not the default", raw, n)
+		}
+		if vals.Get("t") == "" && !ts.IsZero() {
+			t.Fatalf("query %q: t read as %v", raw, ts)
+		}
+	})
+}
