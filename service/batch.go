@@ -12,7 +12,7 @@ import (
 	"github.com/allot/allot/store"
 )
 
-// Placed orders go through group commit: the orders that arrive while a
+// Placed orders, and imports of new orders, go through group commit: the orders that arrive while a
 // transaction is running wait, then are checked one after the other, in
 // arrival order, against one snapshot of the stock that each accepted
 // order updates, and are written in one transaction. Each caller gets its
@@ -26,6 +26,7 @@ const maxGroup = 512
 
 type placeRequest struct {
 	who  Actor
+	kind allot.OrderKind // Placed or Imported
 	p    OrderParams
 	done chan placeResult
 }
@@ -174,18 +175,33 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
 	}
 	orders := make([]*store.OrderRow, len(reqs))
 	var ids []int64
+	var later []int // imports of orders that exist: applied one by one after the group
+	seen := map[[2]string]bool{}
 	for i, r := range reqs {
 		if results[i].err != nil {
 			continue
 		}
 		ch := byCode[r.p.Channel]
-		o := &store.OrderRow{ChannelID: ch.ID, Channel: ch.Code, ExternalID: r.p.ExternalID, Kind: allot.Placed, Payment: r.p.Payment}
-		if o.Lines, err = res.resolve(tx, ch, r.p.Lines, true); err != nil {
+		key := [2]string{ch.Code, r.p.ExternalID}
+		if r.kind == allot.Imported && (existing[ch.ID][r.p.ExternalID] != nil || seen[key]) {
+			later = append(later, i)
+			continue
+		}
+		seen[key] = true
+		o := &store.OrderRow{ChannelID: ch.ID, Channel: ch.Code, ExternalID: r.p.ExternalID, Kind: r.kind, Payment: r.p.Payment,
+			SourceUpdatedAt: r.p.UpdatedAt}
+		if o.Lines, err = res.resolve(tx, ch, r.p.Lines, r.kind == allot.Placed); err != nil {
 			if allot.ErrorCode(err) == allot.Internal {
 				return err
 			}
 			results[i].err = err
 			continue
+		}
+		o.NeedsAttention = unresolved(o)
+		if r.p.Cancelled {
+			for j := range o.Lines {
+				o.Lines[j].Cancelled = o.Lines[j].Quantity
+			}
 		}
 		orders[i] = o
 		ids = append(ids, unitProducts(o)...)
@@ -236,13 +252,21 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
 			continue
 		}
 		skus, demand := demandOf(o)
-		if short := snap.Shortfalls(ch.Code, skus, demand); len(short) > 0 {
-			results[i].err = &allot.Error{Code: allot.InsufficientStock, Shortfall: short,
-				Message: fmt.Sprintf("not enough to sell on %s: %s", ch.Code, describeShortfall(short))}
-			continue
+		if r.kind == allot.Placed {
+			if short := snap.Shortfalls(ch.Code, skus, demand); len(short) > 0 {
+				results[i].err = &allot.Error{Code: allot.InsufficientStock, Shortfall: short,
+					Message: fmt.Sprintf("not enough to sell on %s: %s", ch.Code, describeShortfall(short))}
+				continue
+			}
 		}
-		assign(snap, ch, o)
+		if !o.NeedsAttention {
+			assign(snap, ch, o)
+		}
 		o.Counts = counts(o, ch.CountUnpaid)
+		if r.kind == allot.Imported && o.Counts {
+			// Sold already: accepted, and flagged if beyond what was shown.
+			o.Oversold = snap.Exceeds(ch.Code, demand)
+		}
 		o.State = stateOf(o)
 		c := contributionOf(o)
 		total.add(c)
@@ -250,17 +274,40 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
 		accepted[key] = i
 		created = append(created, o)
 	}
-	if len(created) == 0 {
-		return nil
-	}
-	if err := tx.InsertOrders(created); err != nil {
-		return err
-	}
-	if err := applyDelta(tx, contribution{}, total); err != nil {
-		return err
+	if len(created) > 0 {
+		if err := tx.InsertOrders(created); err != nil {
+			return err
+		}
+		if err := applyDelta(tx, contribution{}, total); err != nil {
+			return err
+		}
 	}
 	for _, o := range created {
-		recordOrder(tx, o, "order.place", fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, o.Channel, describeLines(o)))
+		if o.Kind == allot.Placed {
+			recordOrder(tx, o, "order.place", fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, o.Channel, describeLines(o)))
+			continue
+		}
+		summary := fmt.Sprintf("order %s imported from %s: %s", o.ExternalID, o.Channel, describeLines(o))
+		if o.NeedsAttention {
+			summary += "; needs attention: a listing is not linked"
+		}
+		if o.Oversold {
+			summary += "; oversold"
+		}
+		recordOrder(tx, o, "order.import", summary)
+	}
+	// Imports of orders that exist, now that the group's new ones are
+	// written: each sees them.
+	for _, i := range later {
+		o, isNew, err := importOrder(tx, reqs[i].p, "")
+		if err != nil {
+			if allot.ErrorCode(err) == allot.Internal {
+				return err
+			}
+			results[i].err = err
+			continue
+		}
+		results[i] = placeResult{order: o.Public(), created: isNew}
 	}
 	for _, i := range accepted {
 		results[i] = placeResult{order: orders[i].Public(), created: true}

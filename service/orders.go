@@ -60,7 +60,12 @@ func (s *Service) PlaceOrder(ctx context.Context, who Actor, p OrderParams) (all
 	if err := checkOrder(&p, allot.Placed); err != nil {
 		return allot.Order{}, false, err
 	}
-	req := &placeRequest{who: who, p: p, done: make(chan placeResult, 1)}
+	return s.group(ctx, who, allot.Placed, p)
+}
+
+// group hands an order to the group commit and waits for its answer.
+func (s *Service) group(ctx context.Context, who Actor, kind allot.OrderKind, p OrderParams) (allot.Order, bool, error) {
+	req := &placeRequest{who: who, kind: kind, p: p, done: make(chan placeResult, 1)}
 	pl := s.startPlacer()
 	select {
 	case pl.queue <- req:
@@ -116,17 +121,7 @@ func (s *Service) ImportOrder(ctx context.Context, who Actor, p OrderParams) (al
 	if err := checkOrder(&p, allot.Imported); err != nil {
 		return allot.Order{}, false, err
 	}
-	var out allot.Order
-	var created bool
-	err := s.write(ctx, who, func(tx *store.Tx) error {
-		o, isNew, err := importOrder(tx, p, "")
-		if err != nil {
-			return err
-		}
-		out, created = o.Public(), isNew
-		return nil
-	})
-	return out, created, err
+	return s.group(ctx, who, allot.Imported, p)
 }
 
 func importOrder(tx *store.Tx, p OrderParams, prefix string) (*store.OrderRow, bool, error) {
