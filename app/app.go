@@ -155,6 +155,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	if s.Sync.DriftEvery == 0 {
 		s.Sync.DriftEvery = 5 * time.Minute
 	}
+	db.OnMark = s.Sync.Wake
 	s.API = httpapi.New(svc, c.Log)
 	s.API.Sync = s.Sync
 	s.API.LimitRate(limit, nil)

@@ -24,6 +24,11 @@ var migrations embed.FS
 
 // DB is an open allot database.
 type DB struct {
+	// OnMark, when set, is called after a commit that marked products in
+	// the outbox, so that the synchronisation starts at once rather than
+	// at its next round.
+	OnMark func(merchant int64)
+
 	d     dialect
 	write *sql.DB // where write transactions run
 	read  *sql.DB // where read-only transactions run
@@ -192,7 +197,13 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now 
 		sqlTx.Rollback()
 		return err
 	}
-	return sqlTx.Commit()
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	if tx.marked && db.OnMark != nil {
+		db.OnMark(m)
+	}
+	return nil
 }
 
 // Admin runs fn in a write transaction that belongs to no merchant: for

@@ -24,6 +24,7 @@ type Tx struct {
 	// transaction may have changed; touchedAll means every product.
 	touched    map[int64]struct{}
 	touchedAll bool
+	marked     bool // the outbox got marks: the synchronisation has work
 }
 
 type historyRow struct {
@@ -146,6 +147,7 @@ func (tx *Tx) markDirty() error {
 			return err
 		}
 	}
+	tx.marked = tx.marked || len(ids) > 0
 	tx.touched, tx.touchedAll = nil, false
 	return nil
 }

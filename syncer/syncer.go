@@ -93,6 +93,10 @@ type Worker struct {
 	Interval time.Duration
 	// CallTimeout bounds one call to a channel.
 	CallTimeout time.Duration
+	// Drain is how long a push already sent may still take once Run's
+	// context ends, so that its outcome is recorded before the process
+	// exits (0: 10s).
+	Drain time.Duration
 	// Rand, if set, draws the jitter of the retries' backoff, and OneByOne
 	// makes PushDue push the due channels one after the other instead of
 	// side by side: together they let a seeded simulation run the same way
@@ -100,6 +104,11 @@ type Worker struct {
 	Rand     *rand.Rand
 	OneByOne bool
 
+	// OnPlanned, when set, learns for each outbox mark how long it waited
+	// from its change to its pushes being recorded (benchmarks read it).
+	OnPlanned func(lag time.Duration)
+
+	wake  chan struct{}
 	mu    sync.Mutex
 	conns map[int64]cachedConnector
 	last  map[string]time.Time // when each periodic task last ran
@@ -150,9 +159,13 @@ func (w *Worker) defaults() {
 	if w.CallTimeout == 0 {
 		w.CallTimeout = 30 * time.Second
 	}
+	if w.Drain == 0 {
+		w.Drain = 10 * time.Second
+	}
 }
 
-// Run works until ctx ends: a round every Interval.
+// Run works until ctx ends: a round every Interval, and one as soon as a
+// change is committed (Wake).
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	t := time.NewTicker(w.Interval)
@@ -165,7 +178,26 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-w.wakeup():
 		}
+	}
+}
+
+func (w *Worker) wakeup() chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wake == nil {
+		w.wake = make(chan struct{}, 1)
+	}
+	return w.wake
+}
+
+// Wake asks for a round now: a change was committed. It never blocks;
+// wakes that come while a round runs make one more round.
+func (w *Worker) Wake(int64) {
+	select {
+	case w.wakeup() <- struct{}{}:
+	default:
 	}
 }
 
@@ -233,6 +265,9 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 		for _, mk := range marks {
 			if err := tx.ClearMark(mk); err != nil {
 				return err
+			}
+			if w.OnPlanned != nil {
+				w.OnPlanned(tx.Now.Sub(mk.Since))
 			}
 		}
 		return nil
