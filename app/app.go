@@ -156,6 +156,10 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		s.Sync.DriftEvery = 5 * time.Minute
 	}
 	db.OnMark = s.Sync.Wake
+	if s.Sync.Settle == 0 {
+		s.Sync.Settle = 5 * time.Second
+	}
+	svc.Settle = s.Sync.Settle // the group commit queues its orders' pushes itself
 	s.API = httpapi.New(svc, c.Log)
 	s.API.Sync = s.Sync
 	s.API.LimitRate(limit, nil)

@@ -8,7 +8,7 @@ import (
 // Run runs a scenario (or "all") on the config's engine and prints it.
 func Run(ctx context.Context, cfg Config, scenario string, clients int) error {
 	known := false
-	for _, s := range []string{"flash", "all"} {
+	for _, s := range []string{"flash", "catalogue", "all"} {
 		known = known || s == scenario
 	}
 	if !known {
@@ -21,6 +21,14 @@ func Run(ctx context.Context, cfg Config, scenario string, clients int) error {
 			return err
 		}
 		PrintFlash(cfg, stock, clients, rs)
+	}
+	if scenario == "catalogue" || scenario == "all" {
+		skus, orders := cfg.n(100_000), cfg.n(20_000)
+		r, err := Catalogue(ctx, cfg, skus, orders, 64)
+		if err != nil {
+			return err
+		}
+		PrintCatalogue(cfg, orders, r)
 	}
 	return nil
 }

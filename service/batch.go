@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/engine"
@@ -121,7 +122,7 @@ func (s *Service) placeGroup(reqs []*placeRequest) {
 	results := make([]placeResult, len(reqs))
 	err := s.write(context.Background(), reqs[0].who, func(tx *store.Tx) error {
 		clear(results)
-		return placeAll(tx, reqs, results)
+		return placeAll(tx, reqs, results, s.Settle)
 	})
 	if err != nil && len(reqs) > 1 && allot.ErrorCode(err) == allot.Internal {
 		// The database refused the group: place each alone, so that one
@@ -141,7 +142,7 @@ func (s *Service) placeGroup(reqs []*placeRequest) {
 
 // placeAll checks and writes a group of placed orders: results[i] is the
 // answer to reqs[i]. Refused orders change nothing.
-func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
+func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle time.Duration) error {
 
 	channels, err := tx.Channels()
 	if err != nil {
@@ -282,6 +283,11 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult) error {
 			return err
 		}
 	}
+	if len(created) > 0 && snap != nil {
+		if err := planPushes(tx, snap, ids, settle); err != nil {
+			return err
+		}
+	}
 	for _, o := range created {
 		if o.Kind == allot.Placed {
 			recordOrder(tx, o, "order.place", fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, o.Channel, describeLines(o)))
@@ -360,4 +366,32 @@ func (s *Service) placers() int {
 		return 2
 	}
 	return 1
+}
+
+// planPushes records, in the group's own transaction, the pushes its
+// orders call for: the snapshot at hand already holds their products'
+// quantities, so the pushes are queued with the orders, not a worker's
+// round later. Listings the snapshot cannot compute (bundles of these
+// products) are left to the outbox marks.
+func planPushes(tx *store.Tx, snap *store.Snapshot, ids []int64, settle time.Duration) error {
+	listings, err := tx.PushListings(ids)
+	if err != nil {
+		return err
+	}
+	var known []store.PushListing
+	complete := true
+	for _, l := range listings {
+		if _, ok := snap.SKUs[l.SKU]; ok {
+			known = append(known, l)
+		} else {
+			complete = false
+		}
+	}
+	if err := tx.PlanPushes(snap, known, tx.Now, settle, false); err != nil {
+		return err
+	}
+	if complete {
+		tx.Planned(ids)
+	}
+	return nil
 }

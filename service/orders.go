@@ -520,39 +520,37 @@ func contributionOf(o *store.OrderRow) contribution {
 // applyDelta moves the counters from what before held to what after holds,
 // and touches the products whose quantities that changes.
 func applyDelta(tx *store.Tx, before, after contribution) error {
+	committed := map[[2]int64]int{}
+	consumed := map[[2]int64]int{}
 	for k, n := range after.committed {
-		if d := n - before.committed[k]; d != 0 {
-			if err := tx.AddCommitted(k[0], k[1], d); err != nil {
-				return err
-			}
-			tx.Touch(k[0])
-		}
+		committed[k] += n
 	}
 	for k, n := range before.committed {
-		if _, ok := after.committed[k]; !ok && n != 0 {
-			if err := tx.AddCommitted(k[0], k[1], -n); err != nil {
-				return err
-			}
+		committed[k] -= n
+	}
+	for k, n := range after.consumed {
+		consumed[k] += n
+	}
+	for k, n := range before.consumed {
+		consumed[k] -= n
+	}
+	var cs, us []store.Delta
+	for k, d := range committed {
+		if d != 0 {
+			cs = append(cs, store.Delta{Key: k, N: d})
 			tx.Touch(k[0])
 		}
 	}
-	for k, n := range after.consumed {
-		if d := n - before.consumed[k]; d != 0 {
-			if err := tx.AddConsumed(k[0], k[1], d); err != nil {
-				return err
-			}
+	for k, d := range consumed {
+		if d != 0 {
+			us = append(us, store.Delta{Key: k, N: d})
 			tx.Touch(k[1])
 		}
 	}
-	for k, n := range before.consumed {
-		if _, ok := after.consumed[k]; !ok && n != 0 {
-			if err := tx.AddConsumed(k[0], k[1], -n); err != nil {
-				return err
-			}
-			tx.Touch(k[1])
-		}
+	if err := tx.AddCommittedMany(cs); err != nil {
+		return err
 	}
-	return nil
+	return tx.AddConsumedMany(us)
 }
 
 func sameLines(o *store.OrderRow, lines []allot.Line) bool {

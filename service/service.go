@@ -22,6 +22,10 @@ type Service struct {
 	// stock report ages.
 	Now func() time.Time
 
+	// Settle is how long increases wait before they are pushed; the group
+	// commit queues the pushes of its orders itself (0: 5s).
+	Settle time.Duration
+
 	placer placer // the group commit of placed orders
 }
 

@@ -307,3 +307,14 @@ func (tx *Tx) CoveringAllocation(channelID, productID int64) (int64, error) {
 	}
 	return id, err
 }
+
+// AddConsumedMany is AddConsumed for many (allocation, product) keys, many
+// rows a statement.
+func (tx *Tx) AddConsumedMany(ds []Delta) error {
+	rows := make([][]any, len(ds))
+	for i, d := range ds {
+		rows[i] = []any{d.Key[0], d.Key[1], int64(d.N)}
+	}
+	return tx.insertRows(`INSERT INTO allocation_usage (allocation_id, product_id, consumed) VALUES `, rows,
+		` ON CONFLICT (allocation_id, product_id) DO UPDATE SET consumed = allocation_usage.consumed + excluded.consumed`)
+}

@@ -250,3 +250,7 @@ func nullInt(p *int) any {
 func notFound(what, key string) error {
 	return allot.Errorf(allot.NotFound, "%s %q not found", what, key)
 }
+
+// Raw is the database/sql pool writes go through, for benchmarks that
+// compare allot with plain statements on the same database.
+func (db *DB) Raw() *sql.DB { return db.write }

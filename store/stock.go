@@ -268,3 +268,20 @@ func (tx *Tx) ReportStockMany(reports []Report) error {
 		rows, ` ON CONFLICT (product_id, warehouse_id) DO UPDATE SET in_warehouse = excluded.in_warehouse,
 			damaged = excluded.damaged, as_of = excluded.as_of, changed_at = excluded.changed_at`)
 }
+
+// Delta is a change to a counter: Key names the row, N is added.
+type Delta struct {
+	Key [2]int64
+	N   int
+}
+
+// AddCommittedMany is AddCommitted for many (product, warehouse) keys,
+// many rows a statement.
+func (tx *Tx) AddCommittedMany(ds []Delta) error {
+	rows := make([][]any, len(ds))
+	for i, d := range ds {
+		rows[i] = []any{d.Key[0], d.Key[1], tx.M, int64(d.N)}
+	}
+	return tx.insertRows(`INSERT INTO stock (product_id, warehouse_id, merchant_id, committed) VALUES `, rows,
+		` ON CONFLICT (product_id, warehouse_id) DO UPDATE SET committed = stock.committed + excluded.committed`)
+}

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -482,4 +484,92 @@ func (tx *Tx) DropPendingMany(listingIDs []int64) error {
 		}
 	}
 	return nil
+}
+
+// ConfirmMany is Confirm, with outcome "confirmed", for many pushes the
+// channel applied: a few statements for a whole batch.
+func (tx *Tx) ConfirmMany(ps []Push) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	now := micros(tx.Now)
+	pubs := make([][]any, len(ps))
+	logs := make([][]any, len(ps))
+	for i, p := range ps {
+		pubs[i] = []any{p.ListingID, p.ChannelID, tx.M, p.Quantity, now, true, ""}
+		logs[i] = []any{tx.M, p.ChannelID, p.ListingID, p.Quantity, now, "confirmed", ""}
+	}
+	if err := tx.insertRows(`INSERT INTO publications (listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error) VALUES `, pubs,
+		` ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity, pushed_at = excluded.pushed_at, confirmed = TRUE, error = ''`); err != nil {
+		return err
+	}
+	// Forget each pending push unless a newer value replaced it.
+	for start := 0; start < len(ps); start += 400 {
+		part := ps[start:min(len(ps), start+400)]
+		var b strings.Builder
+		args := make([]any, 0, 2*len(part))
+		b.WriteString(`DELETE FROM sync_pending WHERE `)
+		for i, p := range part {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			fmt.Fprintf(&b, "(listing_id = $%d AND version = $%d)", 2*i+1, 2*i+2)
+			args = append(args, p.ListingID, p.Version)
+		}
+		if _, err := tx.exec(b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return tx.insertRows(`INSERT INTO publication_log (merchant_id, channel_id, listing_id, quantity, at, outcome, detail) VALUES `, logs)
+}
+
+// PlanPushes records, for each listing, the push its quantity now calls
+// for, from snap (which must hold every listing's SKU): none if the channel
+// shows it or waits to show it already, or a push due now for a decrease
+// and after settle for an increase. With force, a push due now for every
+// listing, whatever was published. first is when the change was made.
+func (tx *Tx) PlanPushes(snap *Snapshot, listings []PushListing, first time.Time, settle time.Duration, force bool) error {
+	var sets []PendingSet
+	var drops []int64
+	for _, l := range listings {
+		q := snap.Published(l.Channel, l.SKU)
+		shown := l.Published != nil && l.Confirmed && *l.Published == q
+		switch {
+		case force:
+		case l.Pending != nil && *l.Pending == q:
+			continue // already waiting
+		case l.Pending == nil && shown:
+			continue // the channel shows it
+		case l.Pending != nil && shown:
+			drops = append(drops, l.ListingID) // back to what the channel shows
+			continue
+		}
+		due := tx.Now
+		if l.Published != nil && q > *l.Published && !force {
+			due = due.Add(settle)
+		}
+		sets = append(sets, PendingSet{Listing: l, Quantity: q, Due: due})
+	}
+	if err := tx.DropPendingMany(drops); err != nil {
+		return err
+	}
+	if len(sets) > 0 {
+		tx.marked = true // pushes to make: wake the synchronisation
+	}
+	return tx.SetPendingMany(sets, first)
+}
+
+// Planned notes that the pushes of these products were planned in this
+// transaction: they need no outbox mark.
+func (tx *Tx) Planned(ids []int64) {
+	for _, id := range ids {
+		delete(tx.touched, id)
+	}
+}
+
+// PendingCount counts the pushes waiting, all merchants together.
+func (db *DB) PendingCount(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_pending`).Scan(&n)
+	return n, err
 }

@@ -45,58 +45,49 @@ func (w *Worker) PushDue(ctx context.Context) error {
 // it holds the channel's lease.
 func (w *Worker) pushChannel(ctx context.Context, merchant, channelID int64) error {
 	var ch store.ChannelRow
-	var got bool
+	var batch []store.Push
+	var conn Connector
+	var connErr error
 	err := w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
-		var err error
-		if got, err = tx.AcquireLease(channelID, w.Owner, tx.Now.Add(w.Lease)); err != nil || !got {
+		got, err := tx.AcquireLease(channelID, w.Owner, tx.Now.Add(w.Lease))
+		if err != nil || !got {
 			return err
 		}
 		chs, err := tx.PushChannels()
+		if err != nil {
+			return err
+		}
 		for _, c := range chs {
 			if c.ID == channelID {
 				ch = c
 			}
 		}
-		return err
-	})
-	if err != nil || !got {
-		return err
-	}
-	defer w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
-		return tx.ReleaseLease(channelID, w.Owner)
-	})
-	if ch.ID == 0 {
-		return nil // no longer a channel allot pushes to
-	}
-	conn, err := w.connector(ch)
-	if err != nil {
-		return w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
-			return tx.ChannelCalled(channelID, "cannot connect: "+err.Error())
-		})
-	}
-	for ctx.Err() == nil {
-		var batch []store.Push
-		err := w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
-			if ok, err := tx.AcquireLease(channelID, w.Owner, tx.Now.Add(w.Lease)); err != nil || !ok {
-				batch = nil
-				return err // lost the lease: another worker goes on
+		if ch.ID == 0 {
+			return tx.ReleaseLease(channelID, w.Owner) // no longer a channel allot pushes to
+		}
+		if conn, connErr = w.connector(ch); connErr != nil {
+			if err := tx.ChannelCalled(channelID, "cannot connect: "+connErr.Error()); err != nil {
+				return err
 			}
-			var err error
-			batch, err = tx.DuePushes(channelID, max(1, conn.MaxBatch()))
-			return err
-		})
-		if err != nil || len(batch) == 0 {
-			return err
+			return tx.ReleaseLease(channelID, w.Owner)
 		}
-		if err := w.pushBatch(ctx, merchant, ch, conn, batch); err != nil {
-			return err
+		batch, err = tx.DuePushes(channelID, max(1, conn.MaxBatch()))
+		if err == nil && len(batch) == 0 {
+			err = tx.ReleaseLease(channelID, w.Owner)
 		}
+		return err
+	})
+	// One transaction a batch: the one that records a batch's outcome
+	// also renews the lease and reads the next batch (or gives the lease
+	// up when nothing is due).
+	for err == nil && len(batch) > 0 && ctx.Err() == nil {
+		batch, err = w.pushBatch(ctx, merchant, ch, conn, batch)
 	}
-	return nil
+	return err
 }
 
 // pushBatch sends one batch and records what became of each push.
-func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.ChannelRow, conn Connector, batch []store.Push) error {
+func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.ChannelRow, conn Connector, batch []store.Push) ([]store.Push, error) {
 	items := make([]Item, len(batch))
 	for i, p := range batch {
 		items[i] = Item{ExternalID: p.ExternalID, PushRef: p.PushRef, SKU: p.SKU, Quantity: p.Quantity,
@@ -106,14 +97,19 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 			items[i].Previous = &prev
 		}
 	}
-	callCtx, cancel := context.WithTimeout(ctx, w.CallTimeout)
+	// A push under way when the worker is stopped finishes (for a while)
+	// and is recorded: cut short, the channel might apply it while allot
+	// records a failure and pushes it again.
+	callCtx, cancel := w.draining(ctx)
 	results, callErr := conn.Push(callCtx, items)
 	cancel()
 	if callErr == nil && len(results) != len(items) {
 		callErr = fmt.Errorf("the channel answered %d results for %d quantities", len(results), len(items))
 	}
 	label := w.Metrics.label(merchant, ch.Code)
-	return w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
+	var next []store.Push
+	err := w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
+		next = nil
 		if callErr != nil {
 			msg := callErr.Error()
 			w.Metrics.Failures.WithLabelValues(label...).Inc()
@@ -123,15 +119,17 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 					return err
 				}
 			}
-			return tx.ChannelCalled(ch.ID, msg)
+			if err := tx.ChannelCalled(ch.ID, msg); err != nil {
+				return err
+			}
+			return tx.ReleaseLease(ch.ID, w.Owner)
 		}
+		var confirmed []store.Push
 		for i, p := range batch {
 			r := results[i]
 			switch {
 			case r.Err == nil, r.Actual != nil && *r.Actual == p.Quantity:
-				if err := tx.Confirm(p, p.Quantity, "confirmed", ""); err != nil {
-					return err
-				}
+				confirmed = append(confirmed, p)
 				w.Metrics.Pushes.WithLabelValues(label...).Inc()
 				w.Metrics.Lag.WithLabelValues(label...).Observe(tx.Now.Sub(p.FirstAt).Seconds())
 			case r.Actual != nil:
@@ -146,8 +144,38 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 				}
 			}
 		}
-		return tx.ChannelCalled(ch.ID, "")
+		if err := tx.ConfirmMany(confirmed); err != nil {
+			return err
+		}
+		if err := tx.ChannelCalled(ch.ID, ""); err != nil {
+			return err
+		}
+		if ok, err := tx.AcquireLease(ch.ID, w.Owner, tx.Now.Add(w.Lease)); err != nil || !ok {
+			return err // lost the lease: another worker goes on
+		}
+		var err error
+		if next, err = tx.DuePushes(ch.ID, max(1, conn.MaxBatch())); err == nil && len(next) == 0 {
+			err = tx.ReleaseLease(ch.ID, w.Owner)
+		}
+		return err
 	})
+	return next, err
+}
+
+// draining returns the context of a call that must not be cut short when
+// ctx ends: it ends after CallTimeout, or Drain after ctx ends.
+func (w *Worker) draining(ctx context.Context) (context.Context, context.CancelFunc) {
+	call, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.CallTimeout)
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(w.Drain)
+		defer t.Stop()
+		select {
+		case <-call.Done():
+		case <-t.C:
+			cancel()
+		}
+	})
+	return call, func() { stop(); cancel() }
 }
 
 // stale handles a push the channel refused because it shows another

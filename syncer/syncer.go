@@ -293,31 +293,7 @@ func plan(tx *store.Tx, products []int64, first time.Time, settle time.Duration,
 	if err != nil {
 		return err
 	}
-	var sets []store.PendingSet
-	var drops []int64
-	for _, l := range listings {
-		q := snap.Published(l.Channel, l.SKU)
-		shown := l.Published != nil && l.Confirmed && *l.Published == q
-		switch {
-		case force:
-		case l.Pending != nil && *l.Pending == q:
-			continue // already waiting
-		case l.Pending == nil && shown:
-			continue // the channel shows it
-		case l.Pending != nil && shown:
-			drops = append(drops, l.ListingID) // back to what the channel shows
-			continue
-		}
-		due := tx.Now
-		if l.Published != nil && q > *l.Published && !force {
-			due = due.Add(settle)
-		}
-		sets = append(sets, store.PendingSet{Listing: l, Quantity: q, Due: due})
-	}
-	if err := tx.DropPendingMany(drops); err != nil {
-		return err
-	}
-	return tx.SetPendingMany(sets, first)
+	return tx.PlanPushes(snap, listings, first, settle, force)
 }
 
 // Resync pushes every listing of a channel again, whatever was published.

@@ -1,0 +1,512 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/allot/allot"
+	"github.com/allot/allot/app"
+	"github.com/allot/allot/client"
+	"github.com/allot/allot/generic"
+	"github.com/allot/allot/service"
+	"github.com/allot/allot/store"
+)
+
+// catalogue is a merchant with a large catalogue: SKUs products, 10
+// channels (2 generic stores with a listing per SKU, pushing to platforms
+// in this process, and 8 API channels), one warehouse, and a reserve on a
+// tenth of the SKUs.
+type catalogue struct {
+	srv       *app.Server
+	c         *client.Client
+	who       service.Actor
+	skus      []string
+	platforms []*generic.Platform
+	done      func()
+}
+
+const secret = "bench-platform-secret"
+
+func newCatalogue(ctx context.Context, cfg Config, skus int, settle time.Duration) (*catalogue, error) {
+	srv, c, done, err := cfg.server(ctx, func(a *app.Config) { a.Settle = settle })
+	if err != nil {
+		return nil, err
+	}
+	k := &catalogue{srv: srv, c: c, done: done}
+	fail := func(err error) (*catalogue, error) { k.close(); return nil, err }
+	if k.who, err = srv.Service.Authenticate(ctx, "allot_test_token_0123456789"); err != nil {
+		return fail(err)
+	}
+	svc := srv.Service
+	if _, err := svc.PutWarehouse(ctx, k.who, allot.Warehouse{Code: "w1"}); err != nil {
+		return fail(err)
+	}
+	products := make([]service.ProductLine, skus)
+	stock := make([]service.StockLine, skus)
+	k.skus = make([]string, skus)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range skus {
+		sku := fmt.Sprintf("SKU-%06d", i)
+		k.skus[i] = sku
+		products[i] = service.ProductLine{Line: i + 2, Product: allot.Product{SKU: sku, Name: "Product " + sku}}
+		stock[i] = service.StockLine{Line: i + 2, StockReport: allot.StockReport{Warehouse: "w1", SKU: sku, InWarehouse: 100 + r.IntN(900)}}
+	}
+	if _, err := svc.ImportProducts(ctx, k.who, products); err != nil {
+		return fail(err)
+	}
+	if _, err := svc.ImportStock(ctx, k.who, stock); err != nil {
+		return fail(err)
+	}
+	for i := range 2 {
+		p := generic.NewPlatform(secret)
+		k.platforms = append(k.platforms, p)
+		code := fmt.Sprintf("store%d", i+1)
+		if _, _, err := svc.PutChannel(ctx, k.who, allot.Channel{Code: code, Platform: allot.Generic,
+			Settings: map[string]any{"push_url": p.PushURL(), "secret": secret, "batch_size": float64(1000)}}); err != nil {
+			return fail(err)
+		}
+		ls := make([]service.ListingLine, skus)
+		for j, sku := range k.skus {
+			ls[j] = service.ListingLine{Line: j + 2, ListingParams: service.ListingParams{Channel: code, ExternalID: "L-" + sku, SKU: sku}}
+		}
+		if _, err := svc.ImportListings(ctx, k.who, ls); err != nil {
+			return fail(err)
+		}
+	}
+	for i := range 8 {
+		if _, _, err := svc.PutChannel(ctx, k.who, allot.Channel{Code: fmt.Sprintf("api%d", i+1), Platform: allot.API}); err != nil {
+			return fail(err)
+		}
+	}
+	lines := make([]allot.Line, 0, skus/10)
+	for i := 0; i < skus; i += 10 {
+		lines = append(lines, allot.Line{SKU: k.skus[i], Quantity: 20})
+	}
+	if _, err := svc.CreateAllocation(ctx, k.who, service.AllocationParams{Name: "B2B tenth", Purpose: allot.Reserve,
+		Channels: []allot.AllocationChannel{{Channel: "api1", Rule: allot.UseAvailable}}, Lines: lines}); err != nil {
+		return fail(err)
+	}
+	return k, nil
+}
+
+func (k *catalogue) close() {
+	if k.done != nil {
+		k.done()
+	}
+	for _, p := range k.platforms {
+		p.Close()
+	}
+}
+
+// waitQueued waits until the outbox is empty: every change computed and
+// queued for push. It returns when.
+func (k *catalogue) waitQueued(ctx context.Context) (time.Time, error) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		ms, err := k.srv.DB.MarkedMerchants(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if len(ms) == 0 {
+			return time.Now(), nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Time{}, fmt.Errorf("the outbox did not empty")
+}
+
+// waitPushed waits until the platforms have every quantity: nothing
+// pending, so that a measurement is not a backlog's.
+func (k *catalogue) waitPushed(ctx context.Context) error {
+	if _, err := k.waitQueued(ctx); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		pending, err := k.srv.DB.PendingCount(ctx)
+		if err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("pushes still pending")
+}
+
+// zipf draws SKUs with a Zipf distribution: a few sell a lot.
+type zipf struct {
+	mu sync.Mutex
+	z  *rand.Zipf
+}
+
+func newZipf(n int, seed uint64) *zipf {
+	return &zipf{z: rand.NewZipf(rand.New(rand.NewPCG(seed, 7)), 1.1, 1, uint64(n-1))}
+}
+
+func (z *zipf) next() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return int(z.z.Uint64())
+}
+
+// SteadyResult is a run of steady imported orders.
+type SteadyResult struct {
+	Name      string
+	Orders    int
+	Errors    int
+	Elapsed   time.Duration
+	Latencies Latencies
+}
+
+// PerSecond is orders per second.
+func (r SteadyResult) PerSecond() float64 { return float64(r.Orders) / r.Elapsed.Seconds() }
+
+// steady sends n orders of 1–5 Zipf-drawn lines from clients goroutines.
+func steady(n, clients, skus int, send func(id string, lines []allot.Line) error) SteadyResult {
+	z := newZipf(skus, 3)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var res SteadyResult
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(c), 11))
+			var lat Latencies
+			ok, errs := 0, 0
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					break
+				}
+				lines := make([]allot.Line, 0, 5)
+				seen := map[int]bool{}
+				for range 1 + r.IntN(5) {
+					s := z.next()
+					if !seen[s] {
+						seen[s] = true
+						lines = append(lines, allot.Line{SKU: fmt.Sprintf("SKU-%06d", s), Quantity: 1 + r.IntN(2)})
+					}
+				}
+				t := time.Now()
+				if err := send("ord-"+strconv.FormatInt(i, 10), lines); err != nil {
+					errs++
+				} else {
+					ok++
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			res.Orders += ok
+			res.Errors += errs
+			res.Latencies = append(res.Latencies, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// CatalogueResult holds scenarios 2 to 4 on one catalogue.
+type CatalogueResult struct {
+	SKUs, Channels int
+	Steady         []SteadyResult
+	// Full stock report: time to apply the file, and until every quantity
+	// is computed and queued for push; and the raw database baseline.
+	StockImport, StockQueued, StockBaseline time.Duration
+	StockMemory                             uint64
+	// Recompute from scratch, and the raw read of the same rows.
+	Recompute, RecomputeBaseline time.Duration
+	Quantities                   int
+	// PlanLag is, per order, the time from its commit to its pushes queued.
+	PlanLag Latencies
+}
+
+// Catalogue runs scenarios 2 (steady orders), 3 (full stock report) and 4
+// (recompute, and an order's way to the push queue) on one catalogue.
+func Catalogue(ctx context.Context, cfg Config, skus, orders, clients int) (CatalogueResult, error) {
+	res := CatalogueResult{SKUs: skus, Channels: 10}
+	k, err := newCatalogue(ctx, cfg, skus, 5*time.Second)
+	if err != nil {
+		return res, err
+	}
+	defer k.close()
+	if err := k.waitPushed(ctx); err != nil {
+		return res, err
+	}
+
+	// 4. Recompute from scratch: read everything, compute every quantity.
+	start := time.Now()
+	err = k.srv.DB.Read(ctx, k.who.Merchant, time.Now(), func(tx *store.Tx) error {
+		snap, err := tx.Snapshot(nil)
+		if err != nil {
+			return err
+		}
+		for sku := range snap.SKUs {
+			for c := range snap.Channels {
+				snap.Published(c, sku)
+				res.Quantities++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Recompute = time.Since(start)
+	if res.RecomputeBaseline, err = rawRead(ctx, cfg, k); err != nil {
+		return res, err
+	}
+
+	// 2. Steady imported orders, with the order-to-queue lag of each.
+	var lagMu sync.Mutex
+	k.srv.Sync.OnPlanned = func(d time.Duration) {
+		lagMu.Lock()
+		res.PlanLag = append(res.PlanLag, d)
+		lagMu.Unlock()
+	}
+	s := steady(orders, clients, skus, func(id string, lines []allot.Line) error {
+		return k.c.Do(ctx, "POST", "/v1/orders/import", map[string]any{"channel": "api2", "external_id": id, "lines": lines}, nil)
+	})
+	s.Name = "allot (" + k.srv.DB.Engine() + ")"
+	k.srv.Sync.OnPlanned = nil
+	res.Steady = append(res.Steady, s)
+	b, err := steadyBaseline(ctx, cfg, skus, orders, clients)
+	if err != nil {
+		return res, err
+	}
+	res.Steady = append(res.Steady, b)
+
+	// 3. A full stock report by CSV: every SKU's stock changes.
+	if err := k.waitPushed(ctx); err != nil {
+		return res, err
+	}
+	var csv []byte
+	csv = append(csv, "warehouse,sku,in_warehouse\n"...)
+	for i, sku := range k.skus {
+		csv = append(csv, "w1,"+sku+","+strconv.Itoa(200+i%700)+"\n"...)
+	}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	peak := watchMemory()
+	start = time.Now()
+	var out map[string]any
+	if err := k.c.Upload(ctx, "/v1/import/stock", "text/csv", bytesReader(csv), &out); err != nil {
+		return res, err
+	}
+	res.StockImport = time.Since(start)
+	queued, err := k.waitQueued(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.StockQueued = queued.Sub(start)
+	res.StockMemory = peak()
+	if res.StockBaseline, err = rawStock(ctx, cfg, k.skus); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// watchMemory samples the heap in use until the returned function is
+// called, which returns the peak.
+func watchMemory() func() uint64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(stop); <-done; return peak.Load() }
+}
+
+// rawRead is the floor of a recompute: reading the same stock rows with
+// nothing computed.
+func rawRead(ctx context.Context, cfg Config, k *catalogue) (time.Duration, error) {
+	start := time.Now()
+	n := 0
+	err := k.srv.DB.Read(ctx, k.who.Merchant, time.Now(), func(tx *store.Tx) error {
+		rows, err := tx.StockList("")
+		n = len(rows)
+		return err
+	})
+	if n == 0 && err == nil {
+		err = fmt.Errorf("no stock read")
+	}
+	return time.Since(start), err
+}
+
+// rawStock is the floor of a stock import: upserting the same rows into a
+// bare table, many rows a statement, in one transaction.
+func rawStock(ctx context.Context, cfg Config, skus []string) (time.Duration, error) {
+	dsn, drop, err := cfg.database(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer drop()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	sqldb := db.Raw()
+	if _, err := sqldb.ExecContext(ctx, `CREATE TABLE raw_stock (sku TEXT PRIMARY KEY, in_warehouse BIGINT NOT NULL)`); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	tx, err := sqldb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	for i := 0; i < len(skus); i += 400 {
+		part := skus[i:min(len(skus), i+400)]
+		q := "INSERT INTO raw_stock VALUES "
+		args := make([]any, 0, 2*len(part))
+		for j, sku := range part {
+			if j > 0 {
+				q += ","
+			}
+			q += fmt.Sprintf("($%d,$%d)", 2*j+1, 2*j+2)
+			args = append(args, sku, 200+j)
+		}
+		if _, err := tx.ExecContext(ctx, q+" ON CONFLICT (sku) DO UPDATE SET in_warehouse = excluded.in_warehouse", args...); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// steadyBaseline imports the same orders the usual way of open-source
+// commerce engines: a transaction per order that locks each line's stock
+// row, checks, updates it and inserts the order and its lines.
+func steadyBaseline(ctx context.Context, cfg Config, skus, orders, clients int) (SteadyResult, error) {
+	dsn, drop, err := cfg.database(ctx)
+	if err != nil {
+		return SteadyResult{}, err
+	}
+	defer drop()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return SteadyResult{}, err
+	}
+	defer db.Close()
+	sqldb := db.Raw()
+	for _, q := range []string{`CREATE TABLE stock (sku TEXT PRIMARY KEY, available BIGINT NOT NULL)`,
+		`CREATE TABLE orders (id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)`,
+		`CREATE TABLE order_lines (order_id TEXT NOT NULL, sku TEXT NOT NULL, quantity BIGINT NOT NULL)`} {
+		if _, err := sqldb.ExecContext(ctx, q); err != nil {
+			return SteadyResult{}, err
+		}
+	}
+	for i := 0; i < skus; i += 400 {
+		q := "INSERT INTO stock VALUES "
+		var args []any
+		for j := i; j < min(skus, i+400); j++ {
+			if j > i {
+				q += ","
+			}
+			q += fmt.Sprintf("($%d,$%d)", len(args)+1, len(args)+2)
+			args = append(args, fmt.Sprintf("SKU-%06d", j), 1_000_000)
+		}
+		if _, err := sqldb.ExecContext(ctx, q, args...); err != nil {
+			return SteadyResult{}, err
+		}
+	}
+	lock := " FOR UPDATE"
+	if cfg.Engine == "sqlite" {
+		lock = "" // SQLite's writer lock serialises the transactions already
+	}
+	res := steady(orders, clients, skus, func(id string, lines []allot.Line) error {
+		tx, err := sqldb.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		sorted := slices.Clone(lines)
+		slices.SortFunc(sorted, func(a, b allot.Line) int { return compare(a.SKU, b.SKU) }) // no deadlocks
+		for _, l := range sorted {
+			var available int
+			if err := tx.QueryRowContext(ctx, `SELECT available FROM stock WHERE sku = $1`+lock, l.SKU).Scan(&available); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE stock SET available = $1 WHERE sku = $2`, available-l.Quantity, l.SKU); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orders VALUES ($1, $2)`, id, time.Now().UnixMicro()); err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines VALUES ($1, $2, $3)`, id, l.SKU, l.Quantity); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+	res.Name = "baseline: a transaction per order"
+	return res, nil
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// PrintCatalogue writes scenarios 2 to 4.
+func PrintCatalogue(cfg Config, orders int, r CatalogueResult) {
+	fmt.Fprintf(cfg.Out, "\nsteady catalogue: %d SKUs, %d channels, a reserve on a tenth of the SKUs; %d imported orders of 1–5 Zipf-drawn lines\n",
+		r.SKUs, r.Channels, orders)
+	rows := [][]string{{"contender", "orders", "errors", "seconds", "orders/s", "p50", "p99"}}
+	for _, s := range r.Steady {
+		rows = append(rows, []string{s.Name, strconv.Itoa(s.Orders), strconv.Itoa(s.Errors), fmt.Sprintf("%.2f", s.Elapsed.Seconds()),
+			fmt.Sprintf("%.0f", s.PerSecond()), ms(s.Latencies.Quantile(0.5)), ms(s.Latencies.Quantile(0.99))})
+	}
+	table(cfg.Out, rows)
+	if len(r.Steady) == 2 {
+		fmt.Fprintf(cfg.Out, "ratio: allot/baseline = %.1f×\n", r.Steady[0].PerSecond()/r.Steady[1].PerSecond())
+	}
+	fmt.Fprintf(cfg.Out, "\nfull stock report: %d lines by CSV: applied in %.2f s, every quantity computed and queued for push after %.2f s; peak heap %d MB\n",
+		r.SKUs, r.StockImport.Seconds(), r.StockQueued.Seconds(), r.StockMemory>>20)
+	fmt.Fprintf(cfg.Out, "baseline: the same rows upserted into a bare table in %.2f s; ratio allot/baseline = %.1f×\n",
+		r.StockBaseline.Seconds(), r.StockQueued.Seconds()/r.StockBaseline.Seconds())
+	fmt.Fprintf(cfg.Out, "\nrecompute: %d quantities from scratch in %.3f s; reading the stock rows alone takes %.3f s (%.1f×)\n",
+		r.Quantities, r.Recompute.Seconds(), r.RecomputeBaseline.Seconds(), r.Recompute.Seconds()/r.RecomputeBaseline.Seconds())
+	fmt.Fprintf(cfg.Out, "an order's change to the push queue: p50 %s, p99 %s (%d marks)\n",
+		ms(r.PlanLag.Quantile(0.5)), ms(r.PlanLag.Quantile(0.99)), len(r.PlanLag))
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
