@@ -8,7 +8,7 @@ import (
 // Run runs a scenario (or "all") on the config's engine and prints it.
 func Run(ctx context.Context, cfg Config, scenario string, clients int) error {
 	known := false
-	for _, s := range []string{"flash", "catalogue", "all"} {
+	for _, s := range []string{"flash", "catalogue", "fanout", "all"} {
 		known = known || s == scenario
 	}
 	if !known {
@@ -29,6 +29,13 @@ func Run(ctx context.Context, cfg Config, scenario string, clients int) error {
 			return err
 		}
 		PrintCatalogue(cfg, orders, r)
+	}
+	if scenario == "fanout" || scenario == "all" {
+		r, err := Fanout(ctx, cfg, cfg.n(10_000), 3)
+		if err != nil {
+			return err
+		}
+		PrintFanout(cfg, r)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ type Connector struct {
 func New(ch store.ChannelRow) (syncer.Connector, error) {
 	s := func(k string) string { v, _ := ch.Settings[k].(string); return v }
 	c := &Connector{ShopURL: strings.TrimRight(s("shop_url"), "/"), Token: s("access_token"), LocationID: s("location_id"),
-		Client: &http.Client{Timeout: 30 * time.Second}, Now: time.Now, Sleep: sleep}
+		Client: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}, Now: time.Now, Sleep: sleep}
 	var missing []string
 	for _, k := range []string{"shop_url", "access_token", "location_id"} {
 		if s(k) == "" {
@@ -109,6 +109,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// CloseIdleConnections closes the connections kept open to the store.
+func (c *Connector) CloseIdleConnections() { c.Client.CloseIdleConnections() }
 
 // MaxBatch is Shopify's limit on one inventorySetQuantities.
 func (c *Connector) MaxBatch() int { return MaxQuantities }
@@ -149,13 +152,18 @@ type answer struct {
 
 // wait holds a call back until the bucket, as the last answer left it and
 // refilled since, holds the points it needs: the store is never asked for
-// more than it gives, and throttled answers stay rare.
-func (c *Connector) wait(ctx context.Context, need float64) error {
+// more than it gives, and throttled answers stay rare. A background call
+// (reading the catalogue or checking drift) also leaves half the bucket to
+// pushes, which must not wait behind it.
+func (c *Connector) wait(ctx context.Context, need float64, background bool) error {
 	c.mu.Lock()
 	var d time.Duration
 	if c.restore > 0 {
 		now := c.Now()
 		have := min(c.maximum, c.available+now.Sub(c.seen).Seconds()*c.restore)
+		if background {
+			need = min(c.maximum, need+c.maximum/2)
+		}
 		if need > have {
 			d = time.Duration((need - have) / c.restore * float64(time.Second))
 		}
@@ -181,12 +189,21 @@ func (c *Connector) learn(k *cost) {
 // decodes its data into out. A THROTTLED answer waits for the points and
 // tries again; other failures are returned for the caller to retry later.
 func (c *Connector) call(ctx context.Context, query string, vars map[string]any, need float64, out any) error {
+	return c.send(ctx, query, vars, need, false, out)
+}
+
+// background is call for reads that can wait: see wait.
+func (c *Connector) background(ctx context.Context, query string, vars map[string]any, need float64, out any) error {
+	return c.send(ctx, query, vars, need, true, out)
+}
+
+func (c *Connector) send(ctx context.Context, query string, vars map[string]any, need float64, background bool, out any) error {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		if err := c.wait(ctx, need); err != nil {
+		if err := c.wait(ctx, need, background); err != nil {
 			return err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.ShopURL+"/admin/api/"+APIVersion+"/graphql.json", bytes.NewReader(body))
@@ -311,7 +328,7 @@ func (c *Connector) Push(ctx context.Context, items []syncer.Item) ([]syncer.Res
 			for k, i := range stale {
 				asked[k] = items[i]
 			}
-			shown, err := c.Read(ctx, asked)
+			shown, err := c.read(ctx, asked, false) // part of a push
 			if err != nil {
 				return nil, err
 			}
@@ -345,8 +362,13 @@ func idempotencyKey(keys []string) string {
 }
 
 // Read returns the available quantity the store shows of each item at the
-// channel's location, by ExternalID.
+// channel's location, by ExternalID. It is a background read (drift
+// checks): it leaves room in the bucket to pushes.
 func (c *Connector) Read(ctx context.Context, items []syncer.Item) (map[string]int, error) {
+	return c.read(ctx, items, true)
+}
+
+func (c *Connector) read(ctx context.Context, items []syncer.Item, background bool) (map[string]int, error) {
 	out := map[string]int{}
 	byRef := map[string][]string{}
 	var refs []string
@@ -372,7 +394,7 @@ func (c *Connector) Read(ctx context.Context, items []syncer.Item) (map[string]i
 				} `json:"inventoryLevel"`
 			} `json:"nodes"`
 		}
-		if err := c.call(ctx, LevelsQuery, map[string]any{"ids": part, "location": c.LocationID}, float64(2*len(part)+1), &data); err != nil {
+		if err := c.send(ctx, LevelsQuery, map[string]any{"ids": part, "location": c.LocationID}, float64(2*len(part)+1), background, &data); err != nil {
 			return nil, err
 		}
 		for _, n := range data.Nodes {
@@ -413,7 +435,7 @@ func (c *Connector) Catalog(ctx context.Context) ([]service.RemoteListing, error
 				} `json:"pageInfo"`
 			} `json:"productVariants"`
 		}
-		if err := c.call(ctx, VariantsQuery, map[string]any{"first": 250, "after": after}, 2+250*2, &data); err != nil {
+		if err := c.background(ctx, VariantsQuery, map[string]any{"first": 250, "after": after}, 2+250*2, &data); err != nil {
 			return nil, err
 		}
 		for _, v := range data.Variants.Nodes {
