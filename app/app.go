@@ -24,6 +24,7 @@ import (
 	"github.com/allot/allot/shopify"
 	"github.com/allot/allot/store"
 	"github.com/allot/allot/syncer"
+	"github.com/allot/allot/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -209,10 +210,7 @@ func (s *Server) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "allot: the JSON API is under /v1; its OpenAPI document is at /v1/openapi.json")
-	})
+	mux.Handle("/", web.New(s.Service, s.Sync, s.Config.Log)) // the web page: every path the above leave
 	return mux
 }
 

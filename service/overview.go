@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/allot/allot"
@@ -153,7 +152,7 @@ func (s *Service) PublicationLog(ctx context.Context, who Actor, sku, channel st
 }
 
 // ExplainAll explains what every channel may show of one SKU, in one read
-// transaction, by channel code.
+// transaction, channels in the order they were created.
 func (s *Service) ExplainAll(ctx context.Context, who Actor, sku string) ([]ExplainedQuantity, error) {
 	var out []ExplainedQuantity
 	err := s.read(ctx, who, func(tx *store.Tx) error {
@@ -165,7 +164,12 @@ func (s *Service) ExplainAll(ctx context.Context, who Actor, sku string) ([]Expl
 		if err != nil {
 			return err
 		}
-		for c := range snap.Channels {
+		channels, err := tx.Channels()
+		if err != nil {
+			return err
+		}
+		for _, ch := range channels {
+			c := ch.Code
 			e := snap.Explain(c, sku)
 			q := ExplainedQuantity{Channel: c, Quantity: e.Quantity, Explanation: e.Text}
 			if a := snap.Covering(c, sku); a != nil {
@@ -173,7 +177,6 @@ func (s *Service) ExplainAll(ctx context.Context, who Actor, sku string) ([]Expl
 			}
 			out = append(out, q)
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Channel < out[j].Channel })
 		return nil
 	})
 	return out, err

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"sort"
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/store"
@@ -13,7 +12,7 @@ import (
 // change that was computed and then rolled back.
 type Preview struct {
 	SKUs     []string // the SKUs shown, in order
-	Channels []string // every channel, by code
+	Channels []string // every channel's code, in the order they were created
 	Before   map[string]map[string]int
 	After    map[string]map[string]int
 	// More is how many SKUs the change covers beyond those shown (an
@@ -141,7 +140,6 @@ func (s *Service) preview(ctx context.Context, skus []string, all bool, change f
 	err := change(context.WithValue(ctx, dryRunKey{}, d))
 	switch {
 	case errors.Is(err, errRollback):
-		sort.Strings(d.out.Channels)
 		return d.out, nil
 	case err != nil:
 		return Preview{}, err
