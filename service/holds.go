@@ -76,6 +76,9 @@ func (s *Service) CreateHold(ctx context.Context, who Actor, p HoldParams) (Hold
 		if err := checkAndCreate(tx, ch, o, p.Lines); err != nil {
 			return err
 		}
+		// A hold is in no counter (the store sums live ones when it
+		// reads), so nothing else marks its products for a push.
+		tx.Touch(unitProducts(o)...)
 		recordOrder(tx, o, "hold.create", fmt.Sprintf("hold %d on %s until %s: %s", o.ID, ch.Code, expires.Format(time.RFC3339), describeLines(o)))
 		out = holdOf(o, tx.Now)
 		return nil

@@ -186,6 +186,13 @@ func updateImported(tx *store.Tx, ch store.ChannelRow, prev *store.OrderRow, p O
 		return prev, nil // an older version, arrived late
 	}
 	if sameOrder(prev, p) && p.Cancelled == (prev.State == allot.Cancelled) {
+		// Nothing changes but the channel's version, which must move on all
+		// the same: a version older than this one (and different), arriving
+		// after it, would otherwise be applied over it.
+		if p.UpdatedAt != nil && (prev.SourceUpdatedAt == nil || p.UpdatedAt.After(*prev.SourceUpdatedAt)) {
+			prev.SourceUpdatedAt = p.UpdatedAt
+			return prev, tx.SetSourceUpdatedAt(prev.ID, *p.UpdatedAt)
+		}
 		return prev, nil
 	}
 	before := contributionOf(prev)

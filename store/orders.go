@@ -136,6 +136,13 @@ func (tx *Tx) UpdateOrder(o *OrderRow, lines bool) error {
 	return nil
 }
 
+// SetSourceUpdatedAt records the channel's version of an order that
+// changed nothing else.
+func (tx *Tx) SetSourceUpdatedAt(orderID int64, at time.Time) error {
+	_, err := tx.exec(`UPDATE orders SET source_updated_at = $1 WHERE id = $2 AND merchant_id = $3`, micros(at), orderID, tx.M)
+	return err
+}
+
 // OrderByKey reads an order by its channel and external id; found is false
 // if there is none.
 func (tx *Tx) OrderByKey(channelID int64, externalID string) (*OrderRow, bool, error) {
@@ -294,10 +301,11 @@ func (tx *Tx) OrdersNeedingAttention(channelID int64) ([]*OrderRow, error) {
 	return os, err
 }
 
-// OrdersWithTerms lists the open orders of a channel unpaid with payment
-// terms, whose counting follows the channel's count_unpaid setting.
+// OrdersWithTerms lists the orders of a channel unpaid with payment terms,
+// whose counting follows the channel's count_unpaid setting: shipped ones
+// too, since their shipped units stay consumed while they count.
 func (tx *Tx) OrdersWithTerms(channelID int64) ([]*OrderRow, error) {
-	return tx.orders(`AND o.channel_id = $2 AND o.payment = 'terms' AND o.kind <> 'hold' AND o.state IN ('open', 'partially_shipped') ORDER BY o.id`, channelID)
+	return tx.orders(`AND o.channel_id = $2 AND o.payment = 'terms' AND o.kind <> 'hold' AND o.state IN ('open', 'partially_shipped', 'shipped') ORDER BY o.id`, channelID)
 }
 
 func nullID(id int64) any {

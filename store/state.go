@@ -133,7 +133,10 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 		return nil, err
 	}
 
-	// Allocations not yet ended, with their lines and usage in scope.
+	// Allocations not yet ended, with their lines and usage in scope. On
+	// PostgreSQL each statement of a read-committed transaction sees its own
+	// snapshot, so rows may name an allocation the first query did not see:
+	// they are skipped, and the commit that made them marks the outbox again.
 	byID := map[int64]*engine.Allocation{}
 	err = each(`SELECT id, name, purpose, priority, all_skus_quantity, starts_at, ends_at FROM allocations
 		WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`, "", []any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
@@ -161,7 +164,9 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 				if err := r.Scan(&id, &cid, &rule); err != nil {
 					return err
 				}
-				byID[id].Channels[channelCode[cid]] = allot.Rule(rule)
+				if a := byID[id]; a != nil {
+					a.Channels[channelCode[cid]] = allot.Rule(rule)
+				}
 				return nil
 			})
 		if err != nil {
@@ -174,7 +179,9 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 				if err := r.Scan(&id, &pid, &q); err != nil {
 					return err
 				}
-				byID[id].Lines[s.SKUOf[pid]] = q
+				if a := byID[id]; a != nil {
+					a.Lines[s.SKUOf[pid]] = q
+				}
 				return nil
 			})
 		if err != nil {
@@ -187,7 +194,9 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 				if err := r.Scan(&id, &pid, &q); err != nil {
 					return err
 				}
-				byID[id].Consumed[s.SKUOf[pid]] += q
+				if a := byID[id]; a != nil {
+					a.Consumed[s.SKUOf[pid]] += q
+				}
 				return nil
 			})
 		if err != nil {

@@ -530,7 +530,6 @@ func (tx *Tx) ConfirmMany(ps []Push) error {
 // listing, whatever was published. first is when the change was made.
 func (tx *Tx) PlanPushes(snap *Snapshot, listings []PushListing, first time.Time, settle time.Duration, force bool) error {
 	var sets []PendingSet
-	var drops []int64
 	for _, l := range listings {
 		q := snap.Published(l.Channel, l.SKU)
 		shown := l.Published != nil && l.Confirmed && *l.Published == q
@@ -540,18 +539,16 @@ func (tx *Tx) PlanPushes(snap *Snapshot, listings []PushListing, first time.Time
 			continue // already waiting
 		case l.Pending == nil && shown:
 			continue // the channel shows it
-		case l.Pending != nil && shown:
-			drops = append(drops, l.ListingID) // back to what the channel shows
-			continue
 		}
+		// A value back at the publication while another waits is pushed
+		// all the same, not dropped: the waiting one may have reached the
+		// channel already (a push under way, an answer lost, a process
+		// killed before it recorded the outcome).
 		due := tx.Now
 		if l.Published != nil && q > *l.Published && !force {
 			due = due.Add(settle)
 		}
 		sets = append(sets, PendingSet{Listing: l, Quantity: q, Due: due})
-	}
-	if err := tx.DropPendingMany(drops); err != nil {
-		return err
 	}
 	if len(sets) > 0 {
 		tx.marked = true // pushes to make: wake the synchronisation
