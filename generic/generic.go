@@ -17,9 +17,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -129,8 +131,9 @@ type Connector struct {
 // secret, and optionally read_url and batch_size.
 func New(ch store.ChannelRow) (syncer.Connector, error) {
 	s := func(k string) string { v, _ := ch.Settings[k].(string); return v }
+	// A transport of its own: its connections are closed with it.
 	c := &Connector{Channel: ch.Code, PushURL: s("push_url"), ReadURL: s("read_url"), Secret: s("secret"), Batch: 500,
-		Client: &http.Client{Timeout: 30 * time.Second}, Now: time.Now, MaxBytes: 8 << 20}
+		Client: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}, Now: time.Now, MaxBytes: 8 << 20}
 	if n, ok := ch.Settings["batch_size"].(float64); ok && n >= 1 && n <= 10000 {
 		c.Batch = int(n)
 	}
@@ -139,6 +142,9 @@ func New(ch store.ChannelRow) (syncer.Connector, error) {
 	}
 	return c, nil
 }
+
+// CloseIdleConnections closes the connections kept open to the platform.
+func (c *Connector) CloseIdleConnections() { c.Client.CloseIdleConnections() }
 
 // MaxBatch is the batch_size setting, 500 by default.
 func (c *Connector) MaxBatch() int { return c.Batch }
@@ -159,6 +165,10 @@ func (c *Connector) post(ctx context.Context, url string, body, out any) error {
 	req.Header.Set(SignatureHeader, Sign(c.Secret, now, raw))
 	resp, err := c.Client.Do(req)
 	if err != nil {
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			ue.URL = shown(ue.URL)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -167,15 +177,27 @@ func (c *Connector) post(ctx context.Context, url string, body, out any) error {
 		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %s: %s", url, resp.Status, strings.TrimSpace(string(answer[:min(len(answer), 300)])))
+		return fmt.Errorf("%s answered %s: %s", shown(url), resp.Status, strings.TrimSpace(string(answer[:min(len(answer), 300)])))
 	}
 	if out == nil || len(bytes.TrimSpace(answer)) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(answer, out); err != nil {
-		return fmt.Errorf("%s answered something other than the documented JSON: %w", url, err)
+		return fmt.Errorf("%s answered something other than the documented JSON: %w", shown(url), err)
 	}
 	return nil
+}
+
+// shown is a URL as errors name it: errors are logged and shown in the
+// channel's sync status, so they leave out the user info and the query,
+// where a platform may want a key.
+func shown(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "the channel's URL"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
 }
 
 // Push sends the quantities in one signed POST.

@@ -23,6 +23,7 @@ type Platform struct {
 	Compare bool
 
 	mu       sync.Mutex
+	delay    time.Duration
 	shown    map[string]int
 	accepted []Accepted
 	fault    string
@@ -89,6 +90,15 @@ func (p *Platform) Calls() (calls, badSignatures int) {
 	return p.calls, p.bad
 }
 
+// SetDelay makes every push wait d before it is applied and answered, as
+// a slow platform does; a push whose caller gives up meanwhile is not
+// applied.
+func (p *Platform) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
+}
+
 // Fail makes the next n pushes fail: "429", "500", "timeout" (no answer
 // for a minute) or "close" (the connection closed without an answer).
 func (p *Platform) Fail(kind string, n int) {
@@ -106,7 +116,17 @@ func (p *Platform) push(w http.ResponseWriter, r *http.Request) {
 		p.faultN--
 		fault = p.fault
 	}
+	delay := p.delay
 	p.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 	switch fault {
 	case "429":
 		w.Header().Set("Retry-After", "1")

@@ -11,8 +11,12 @@ import (
 	"github.com/allot/allot/service"
 )
 
-// MaxOrderBody bounds an order delivered to the webhook.
-const MaxOrderBody = 1 << 20
+// Limits on an order delivered to the webhook: its body, and its delivery
+// id, which allot keeps to count a repeated delivery once.
+const (
+	MaxOrderBody  = 1 << 20
+	MaxDeliveryID = 200
+)
 
 // Webhooks serves POST /webhooks/generic/{channel}: an order of the
 // platform, as the body of POST /v1/orders/import without "channel",
@@ -35,6 +39,11 @@ func Webhooks(svc *service.Service, log *slog.Logger, now func() time.Time) http
 			httpapi.WriteError(w, log, err)
 			return
 		}
+		delivery := r.Header.Get(DeliveryHeader)
+		if err := httpapi.CheckHeader(DeliveryHeader, delivery, MaxDeliveryID); err != nil {
+			httpapi.WriteError(w, log, err)
+			return
+		}
 		var p service.OrderParams
 		if err := httpapi.DecodeJSON(body, &p); err != nil {
 			httpapi.WriteError(w, log, err)
@@ -45,7 +54,7 @@ func Webhooks(svc *service.Service, log *slog.Logger, now func() time.Time) http
 			return
 		}
 		p.Channel = code
-		o, duplicate, err := svc.ImportDelivery(r.Context(), who, r.Header.Get(DeliveryHeader), p)
+		o, duplicate, err := svc.ImportDelivery(r.Context(), who, delivery, p)
 		if err != nil {
 			httpapi.WriteError(w, log, err)
 			return

@@ -122,33 +122,33 @@ func (s *Server) handle(pattern string, h handler) {
 
 var wildcard = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(?:\.\.\.)?\}`)
 
-// checkParams refuses path values and query parameters that no name,
-// code or time allot knows can hold: invalid UTF-8 or control characters
-// (PostgreSQL cannot even compare a string with a NUL in it). Every route
-// gets the same clear 400 naming the parameter, rather than each lookup
-// failing on its own.
+// checkParams refuses path values that no code, SKU or id allot knows can
+// hold: invalid UTF-8 or control characters (PostgreSQL cannot even
+// compare a string with a NUL in it). Every route gets the same clear 400
+// naming the value, rather than each lookup failing on its own. The query
+// helpers check query parameters the same way.
 func checkParams(r *http.Request, names []string) error {
 	for _, name := range names {
 		if err := checkParam(name, r.PathValue(name)); err != nil {
 			return err
 		}
 	}
-	for name, values := range r.URL.Query() {
-		if err := checkParam("query parameter", name); err != nil {
-			return err
-		}
-		for _, v := range values {
-			if err := checkParam(name, v); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
+}
+
+// CheckHeader refuses a header value that allot keeps, such as a webhook's
+// delivery id, when it is longer than max bytes, not UTF-8 or holds a
+// control character: an error naming the header.
+func CheckHeader(name, v string, max int) error {
+	if len(v) > max {
+		return allot.FieldError(name, "is longer than %d characters", max)
+	}
+	return checkParam(name, v)
 }
 
 func checkParam(field, v string) error {
 	if !utf8.ValidString(v) {
-		return allot.FieldError(strings.ToValidUTF8(field, "\uFFFD"), "is not valid UTF-8 (in %q)", v)
+		return allot.FieldError(field, "is not valid UTF-8 (%q)", v)
 	}
 	for _, c := range v {
 		if unicode.IsControl(c) {
@@ -278,6 +278,9 @@ func (q *query) str(name string, max int) string {
 	v := q.r.URL.Query().Get(name)
 	if len(v) > max && q.err == nil {
 		q.err = allot.FieldError(name, "is longer than %d characters", max)
+	}
+	if err := checkParam(name, v); err != nil && q.err == nil {
+		q.err = err
 	}
 	return v
 }

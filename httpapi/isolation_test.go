@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestMerchantsAreIsolated(t *testing.T) {
 		beforeB := takeSnapshot(t, url, tokenB)
 
 		// A's ids and codes, in B's paths: 404, as for things that never existed.
-		for _, p := range []struct{ method, path string }{
+		others := []struct{ method, path string }{
 			{"GET", "/v1/allocations/" + allocA},
 			{"PATCH", "/v1/allocations/" + allocA},
 			{"DELETE", "/v1/allocations/" + allocA},
@@ -109,7 +110,13 @@ func TestMerchantsAreIsolated(t *testing.T) {
 			{"PUT", "/v1/channels/b2c/rules/a-tee"},
 			{"PUT", "/v1/stock/a-wh/tee"},
 			{"PUT", "/v1/stock/w1/a-tee"},
-		} {
+			{"GET", "/v1/channels/a-shop/sync"},
+			{"POST", "/v1/channels/a-shop/resync"},
+			{"POST", "/v1/channels/a-shop/drift"},
+			{"POST", "/v1/channels/a-shop/link"},
+		}
+		checkIsolationCovers(t, others)
+		for _, p := range others {
 			var body any
 			switch {
 			case p.method == "PATCH":
@@ -256,6 +263,40 @@ func TestMerchantsAreIsolated(t *testing.T) {
 			t.Fatalf("B's own changes changed A's state:%s", d)
 		}
 	})
+}
+
+// notOthers are the routes with path values that name nothing of another
+// merchant's: what they name is created as the caller's own, or is a kind
+// of file. The bodies of these routes are checked above.
+var notOthers = map[string]bool{
+	"PUT /v1/products/{sku}": true, "PUT /v1/bundles/{sku}": true, "PUT /v1/warehouses/{code}": true,
+	"PUT /v1/channels/{code}": true, "POST /v1/import/{kind}": true, "GET /v1/export/{kind}": true,
+}
+
+var wildcards = regexp.MustCompile(`\{[a-z_]+\}`)
+
+// checkIsolationCovers fails t if a route of the API with path values
+// (one added since, say) is tried with none of another merchant's ids.
+func checkIsolationCovers(t *testing.T, tried []struct{ method, path string }) {
+	t.Helper()
+	for _, route := range httpapi.Routes {
+		method, pattern, _ := strings.Cut(route, " ")
+		if !strings.Contains(pattern, "{") || notOthers[route] {
+			continue
+		}
+		parts := wildcards.Split(pattern, -1)
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		re := regexp.MustCompile("^" + strings.Join(parts, `[^/]+`) + `(\?.*)?$`)
+		covered := false
+		for _, p := range tried {
+			covered = covered || (p.method == method && re.MatchString(p.path))
+		}
+		if !covered {
+			t.Errorf("%s is not tried with another merchant's ids: add it to TestMerchantsAreIsolated", route)
+		}
+	}
 }
 
 // Without a valid token, nothing is answered and nothing changes.

@@ -416,6 +416,11 @@ func (s *Server) quantities(w http.ResponseWriter, r *http.Request, who service.
 		if len(v) > 1000 {
 			return allot.FieldError("sku", "at most 1000 SKUs at a time")
 		}
+		for _, sku := range v {
+			if err := checkParam("sku", sku); err != nil {
+				return err
+			}
+		}
 		skus = v
 	}
 	qs, err := s.svc.Quantities(r.Context(), who, skus)

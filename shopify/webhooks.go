@@ -24,8 +24,12 @@ const (
 	WebhookHeader = "X-Shopify-Webhook-Id"
 )
 
-// MaxWebhookBody bounds a webhook's body.
-const MaxWebhookBody = 2 << 20
+// Limits on a webhook: its body, and its id, which allot keeps to count a
+// repeated delivery once.
+const (
+	MaxWebhookBody = 2 << 20
+	MaxWebhookID   = 200
+)
 
 // Topics are the webhook topics allot subscribes to.
 var Topics = []string{"orders/create", "orders/updated", "orders/paid", "orders/cancelled"}
@@ -131,6 +135,11 @@ func Webhooks(svc *service.Service, log *slog.Logger) http.HandlerFunc {
 			httpapi.WriteError(w, log, err)
 			return
 		}
+		webhookID := r.Header.Get(WebhookHeader)
+		if err := httpapi.CheckHeader(WebhookHeader, webhookID, MaxWebhookID); err != nil {
+			httpapi.WriteError(w, log, err)
+			return
+		}
 		topic := r.Header.Get(TopicHeader)
 		known := false
 		for _, t := range Topics {
@@ -150,7 +159,7 @@ func Webhooks(svc *service.Service, log *slog.Logger) http.HandlerFunc {
 			httpapi.WriteJSON(w, http.StatusOK, map[string]any{"ignored": "an order with no stocked item"})
 			return
 		}
-		order, duplicate, err := svc.ImportDelivery(r.Context(), who, r.Header.Get(WebhookHeader), p)
+		order, duplicate, err := svc.ImportDelivery(r.Context(), who, webhookID, p)
 		if err != nil {
 			httpapi.WriteError(w, log, err)
 			return

@@ -106,6 +106,9 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 	if callErr == nil && len(results) != len(items) {
 		callErr = fmt.Errorf("the channel answered %d results for %d quantities", len(results), len(items))
 	}
+	if callErr != nil {
+		w.Log.Warn("push failed", "merchant", merchant, "channel", ch.Code, "quantities", len(items), "err", callErr)
+	}
 	label := w.Metrics.label(merchant, ch.Code)
 	var next []store.Push
 	err := w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
@@ -369,6 +372,7 @@ func (w *Worker) checkConnections(ctx context.Context) error {
 			}
 			if err != nil {
 				msg = err.Error()
+				w.Log.Warn("channel check failed", "merchant", m, "channel", c.Code, "err", err)
 			}
 			if err := w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error { return tx.ChannelCalled(c.ID, msg) }); err != nil {
 				return err

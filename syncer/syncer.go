@@ -170,6 +170,7 @@ func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	t := time.NewTicker(w.Interval)
 	defer t.Stop()
+	defer w.closeConnectors()
 	for {
 		if err := w.Round(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Error("sync round", "err", err)
@@ -365,8 +366,29 @@ func (w *Worker) connector(ch store.ChannelRow) (Connector, error) {
 	if err != nil {
 		return nil, err
 	}
+	if old, ok := w.conns[ch.ID]; ok {
+		closeIdle(old.conn)
+	}
 	w.conns[ch.ID] = cachedConnector{settings: key, conn: conn}
 	return conn, nil
+}
+
+// closeConnectors lets go of the connections the connectors keep open, so
+// that a stopped worker leaves nothing running behind it.
+func (w *Worker) closeConnectors() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, c := range w.conns {
+		closeIdle(c.conn)
+		delete(w.conns, id)
+	}
+}
+
+// closeIdle closes the idle connections of a connector that keeps some.
+func closeIdle(c Connector) {
+	if ic, ok := c.(interface{ CloseIdleConnections() }); ok {
+		ic.CloseIdleConnections()
+	}
 }
 
 // backoff is the wait before the attempt-th retry: exponential from half a
