@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/allot/allot"
@@ -121,8 +122,12 @@ func decodeBytes(body []byte, v any) error {
 	}
 	// encoding/json matches keys whatever their case; allot's names are
 	// exact, so "Quantity" is refused rather than taken for "quantity".
-	if p := locate(body, reflect.TypeOf(v), unknown); p != "" {
-		return allot.FieldError(p, "is not a field allot knows (names are lower case, as documented)")
+	// The walk that names the field runs only when a key of the body
+	// could be a name of the type in another case.
+	if t := reflect.TypeOf(v); mayMiscase(body, namesOf(t)) {
+		if p := locate(body, t, unknown); p != "" {
+			return allot.FieldError(p, "is not a field allot knows (names are lower case, as documented)")
+		}
 	}
 	// No text allot keeps may hold a NUL, and PostgreSQL cannot store or
 	// even look one up: refused here once, naming the field, rather than
@@ -370,6 +375,82 @@ func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
 	}
 	found := walkFields(t)
 	return found, found != nil
+}
+
+// names are the JSON field names of a type and of the types within it:
+// exact, and in lower case.
+type names struct{ exact, lower map[string]bool }
+
+var namesCache sync.Map // reflect.Type → names
+
+func namesOf(t reflect.Type) names {
+	if n, ok := namesCache.Load(t); ok {
+		return n.(names)
+	}
+	n := names{exact: map[string]bool{}, lower: map[string]bool{}}
+	seen := map[reflect.Type]bool{}
+	var visit func(t reflect.Type)
+	visit = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || t == timeType || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || (!f.IsExported() && !f.Anonymous) {
+				continue
+			}
+			if !(f.Anonymous && name == "") {
+				if name == "" {
+					name = f.Name
+				}
+				n.exact[name], n.lower[strings.ToLower(name)] = true, true
+			}
+			visit(f.Type)
+		}
+	}
+	visit(t)
+	namesCache.Store(t, n)
+	return n
+}
+
+// mayMiscase reports whether a key of body, valid JSON, is not one of the
+// exact names but matches one in another case (or holds an escape or a
+// byte beyond ASCII, which encoding/json may fold too).
+func mayMiscase(body []byte, n names) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
+		}
+		start, plain := i+1, true
+		for i++; i < len(body) && body[i] != '"'; i++ {
+			if body[i] == '\\' {
+				plain = false
+				i++
+			} else if body[i] >= 0x80 {
+				plain = false
+			}
+		}
+		key := body[start:min(i, len(body))]
+		j := i + 1
+		for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n' || body[j] == '\r') {
+			j++
+		}
+		if j >= len(body) || body[j] != ':' {
+			continue // a string value
+		}
+		if !plain {
+			return true
+		}
+		if !n.exact[string(key)] && n.lower[strings.ToLower(string(key))] {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeJSON decodes a JSON body into v as the API does: strictly, with

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -132,4 +133,33 @@ func FuzzQuery(f *testing.F) {
 			t.Fatalf("query %q: t read as %v", raw, ts)
 		}
 	})
+}
+
+// The quick scan that decides whether a body needs the walk for keys in
+// the wrong case never lets one through: every key of every request type,
+// in other cases, at the top and nested, is caught, and exact keys are not
+// walked at all.
+func TestMiscaseScanCatchesWhatTheWalkFinds(t *testing.T) {
+	for _, target := range decodeTargets {
+		typ := reflect.TypeOf(target.new())
+		n := namesOf(typ)
+		for name := range n.exact {
+			for _, key := range []string{strings.ToUpper(name), strings.ToUpper(name[:1]) + name[1:], name} {
+				for _, body := range []string{`{"` + key + `":0}`, `{"lines":[{"` + key + `":1}]}`,
+					`{"all_skus" : {"` + key + `"` + "\n:" + `1}, "x": "` + key + `"}`} {
+					found := locate([]byte(body), typ, unknown)
+					scan := mayMiscase([]byte(body), n)
+					if strings.HasSuffix(found, key) && key != name && !scan {
+						t.Errorf("%s: %s: the walk finds %q, the scan lets it through", target.name, body, found)
+					}
+					if key == name && scan {
+						t.Errorf("%s: %s: exact keys are walked", target.name, body)
+					}
+				}
+			}
+		}
+		if !mayMiscase([]byte(`{"\u0071uantity":1}`), n) || !mayMiscase([]byte(`{"ſku":1}`), n) {
+			t.Errorf("%s: escaped or non-ASCII keys are not walked", target.name)
+		}
+	}
 }

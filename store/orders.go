@@ -146,7 +146,7 @@ func (tx *Tx) SetSourceUpdatedAt(orderID int64, at time.Time) error {
 // OrderByKey reads an order by its channel and external id; found is false
 // if there is none.
 func (tx *Tx) OrderByKey(channelID int64, externalID string) (*OrderRow, bool, error) {
-	os, err := tx.orders(`AND o.channel_id = $2 AND o.external_id = $3`, channelID, externalID)
+	os, err := tx.channelOrders(`AND o.channel_id = $2 AND o.external_id = $3`, channelID, externalID)
 	if err != nil || len(os) == 0 {
 		return nil, false, err
 	}
@@ -217,10 +217,25 @@ func (db *DB) MerchantsWithExpiredHolds(ctx context.Context, now time.Time) ([]i
 }
 
 func (tx *Tx) orders(where string, args ...any) ([]*OrderRow, error) {
+	return tx.scopedOrders("orders o", "o.merchant_id = $1", where, args...)
+}
+
+// channelOrders is orders for conditions on one channel's orders. The
+// merchant is checked on the channel's row: a condition on
+// orders.merchant_id tempts PostgreSQL, whose statistics lag behind a
+// fast-growing table, into scanning every order of the merchant instead of
+// looking the keys up in the (channel_id, external_id) index.
+func (tx *Tx) channelOrders(where string, args ...any) ([]*OrderRow, error) {
+	return tx.scopedOrders("orders o", "c.merchant_id = $1", where, args...)
+}
+
+// scopedOrders reads the orders of from (aliased o) that match scope and
+// where, with their lines.
+func (tx *Tx) scopedOrders(from, scope, where string, args ...any) ([]*OrderRow, error) {
 	q := `SELECT o.id, o.channel_id, c.code, o.external_id, o.kind, o.payment, o.state, o.counts, o.needs_attention, o.oversold,
 		COALESCE(o.warehouse_id, 0), COALESCE(w.code, ''), o.expires_at, o.source_updated_at, o.created_at, o.updated_at
-		FROM orders o JOIN channels c ON c.id = o.channel_id LEFT JOIN warehouses w ON w.id = o.warehouse_id
-		WHERE o.merchant_id = $1 ` + where
+		FROM ` + from + ` JOIN channels c ON c.id = o.channel_id LEFT JOIN warehouses w ON w.id = o.warehouse_id
+		WHERE ` + scope + ` ` + where
 	rows, err := tx.query(q, append([]any{tx.M}, args...)...)
 	if err != nil {
 		return nil, err
@@ -347,9 +362,21 @@ func (tx *Tx) LiveHoldUsage() (map[int64]map[string]int, error) {
 // not in the map.
 func (tx *Tx) OrdersByKeys(channelID int64, externalIDs []string) (map[string]*OrderRow, error) {
 	out := make(map[string]*OrderRow, len(externalIDs))
+	if tx.d.name() == "postgres" {
+		// One lookup in the unique index a key, whatever the statistics
+		// say: with an IN list, PostgreSQL's planner, before it has
+		// analysed a young orders table, scans the channel's every order.
+		os, err := tx.scopedOrders(`unnest($2::text[]) k(external_id)
+			CROSS JOIN LATERAL (SELECT * FROM orders WHERE channel_id = $3 AND external_id = k.external_id LIMIT 1) o`,
+			"c.merchant_id = $1", "", externalIDs, channelID)
+		for _, o := range os {
+			out[o.ExternalID] = o
+		}
+		return out, err
+	}
 	for _, part := range chunks(externalIDs) {
 		in, args := inList(3, part)
-		os, err := tx.orders(`AND o.channel_id = $2 AND o.external_id IN `+in, append([]any{channelID}, args...)...)
+		os, err := tx.channelOrders(`AND o.channel_id = $2 AND o.external_id IN `+in, append([]any{channelID}, args...)...)
 		if err != nil {
 			return nil, err
 		}
