@@ -48,7 +48,12 @@ func freeAddr(t *testing.T) string {
 // serve starts `allot serve` on db and waits until it answers.
 func serve(t *testing.T, bin, db string) *process {
 	t.Helper()
-	addr := freeAddr(t)
+	return serveOn(t, bin, db, freeAddr(t))
+}
+
+// serveOn starts `allot serve` on db at addr and waits until it answers.
+func serveOn(t *testing.T, bin, db, addr string) *process {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", addr)
 	// The tests send hundreds of requests at once with one token: no
 	// rate limit.
