@@ -30,3 +30,69 @@ func TestSmallFlashSaleNeverOversells(t *testing.T) {
 		})
 	}
 }
+
+// A small catalogue on every engine: steady imported orders all counted
+// once, a full stock report by CSV and by the API each computed and queued
+// for every listing, a recompute of every quantity, and the stores showing
+// exactly what allot publishes once everything is pushed.
+func TestSmallCatalogueCountsEveryOrderOnceAndPushesEveryQuantity(t *testing.T) {
+	for _, engine := range allottest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			cfg := bench.Config{Engine: engine, Postgres: os.Getenv(allottest.PostgresEnv), Dir: t.TempDir(), Scale: 1, Out: os.Stdout}
+			const skus, orders = 300, 400
+			r, err := bench.Catalogue(context.Background(), cfg, skus, orders, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range r.Steady {
+				if s.Orders != orders || s.Errors != 0 {
+					t.Errorf("%s: %d orders accepted, %d errors; want all %d, none", s.Name, s.Orders, s.Errors, orders)
+				}
+			}
+			if r.Committed != r.Steady[0].Units {
+				t.Errorf("open orders commit %d units; the orders accepted hold %d", r.Committed, r.Steady[0].Units)
+			}
+			if r.Quantities != skus*r.Channels {
+				t.Errorf("recompute: %d quantities, want %d", r.Quantities, skus*r.Channels)
+			}
+			if r.StockQueued < r.StockImport || r.StockAPIQueued < r.StockAPIImport {
+				t.Errorf("queued before applied: %+v", r)
+			}
+			if len(r.QueueLag) == 0 {
+				t.Error("no order sent alone")
+			}
+			for _, m := range r.Mismatches {
+				t.Error(m)
+			}
+			if testing.Verbose() {
+				bench.PrintCatalogue(cfg, orders, r)
+			}
+		})
+	}
+}
+
+// A small push fan-out on every engine: every change reaches the simulated
+// Shopify stores, in calls of many quantities.
+func TestSmallFanoutPushesEveryChange(t *testing.T) {
+	for _, engine := range allottest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			cfg := bench.Config{Engine: engine, Postgres: os.Getenv(allottest.PostgresEnv), Dir: t.TempDir(), Scale: 1, Out: os.Stdout}
+			r, err := bench.Fanout(context.Background(), cfg, 300, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range r.Mismatches {
+				t.Error(m)
+			}
+			if r.Pushed < r.Changes/2 || r.Calls == 0 {
+				t.Errorf("%d quantities pushed in %d calls for %d changes", r.Pushed, r.Calls, r.Changes)
+			}
+			if r.CallsPer1000() > 20 {
+				t.Errorf("%.1f calls per 1,000 changes: pushes are not batched", r.CallsPer1000())
+			}
+			if testing.Verbose() {
+				bench.PrintFanout(cfg, r)
+			}
+		})
+	}
+}

@@ -22,6 +22,9 @@ type FanoutResult struct {
 	Pushed                    int // quantities the stores received
 	Calls                     int // inventorySetQuantities calls
 	Throttled                 int
+	// Mismatches are listings whose store does not show what allot
+	// publishes, once every push is done.
+	Mismatches []string
 	// The baseline pushes one quantity a call, as it comes, for a sample.
 	BaselineQuantities int
 	BaselineElapsed    time.Duration
@@ -41,7 +44,7 @@ func Fanout(ctx context.Context, cfg Config, skus, rounds int) (FanoutResult, er
 	res := FanoutResult{Stores: 2, Listings: 2 * skus}
 	// No settling delay: the scenario measures how fast pushes go out,
 	// not how long increases are held back.
-	srv, _, done, err := cfg.server(ctx, func(a *app.Config) { a.Settle = time.Millisecond })
+	srv, c, done, err := cfg.server(ctx, func(a *app.Config) { a.Settle = time.Millisecond })
 	if err != nil {
 		return res, err
 	}
@@ -63,6 +66,7 @@ func Fanout(ctx context.Context, cfg Config, skus, rounds int) (FanoutResult, er
 		return res, err
 	}
 	var stores []*shopifysim.Store
+	items := map[string]map[string]string{} // channel → listing → inventory item
 	for s := range 2 {
 		st := shopifysim.New(shopifysim.Options{AccessToken: "shpat_bench"})
 		base, err := st.Start()
@@ -77,6 +81,10 @@ func Fanout(ctx context.Context, cfg Config, skus, rounds int) (FanoutResult, er
 			remote[i] = service.RemoteListing{ExternalID: p.Variants[0].ID, PushRef: p.Variants[0].InventoryItemID, SKU: products[i].SKU}
 		}
 		code := "shop" + strconv.Itoa(s+1)
+		items[code] = map[string]string{}
+		for _, r := range remote {
+			items[code][r.ExternalID] = r.PushRef
+		}
 		if _, _, err := svc.PutChannel(ctx, who, allot.Channel{Code: code, Platform: allot.Shopify, Settings: map[string]any{
 			"shop_url": base, "access_token": "shpat_bench", "location_id": "gid://shopify/Location/1", "webhook_secret": "s"}}); err != nil {
 			return res, err
@@ -125,6 +133,26 @@ func Fanout(ctx context.Context, cfg Config, skus, rounds int) (FanoutResult, er
 		res.Pushed += s.QuantitiesSet
 		res.Throttled += s.ThrottledCalls
 	}
+	for i, st := range stores {
+		code := "shop" + strconv.Itoa(i+1)
+		var q struct {
+			Quantities []struct {
+				Listing  string `json:"listing"`
+				Quantity int    `json:"quantity"`
+			} `json:"quantities"`
+		}
+		if err := c.Do(ctx, "GET", "/v1/channels/"+code+"/quantities", nil, &q); err != nil {
+			return res, err
+		}
+		if len(q.Quantities) != skus {
+			res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s publishes %d quantities for %d listings", code, len(q.Quantities), skus))
+		}
+		for _, l := range q.Quantities {
+			if shown := st.Available(items[code][l.Listing]); shown != l.Quantity {
+				res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s %s: the store shows %d, allot publishes %d", code, l.Listing, shown, l.Quantity))
+			}
+		}
+	}
 	res.Calls -= before.MutationCalls
 	res.Pushed -= before.QuantitiesSet
 	res.Throttled -= before.ThrottledCalls
@@ -142,19 +170,20 @@ func Fanout(ctx context.Context, cfg Config, skus, rounds int) (FanoutResult, er
 	if err != nil {
 		return res, err
 	}
-	items := make([]syncer.Item, 0, 300)
-	for i := range 300 {
+	sample := min(300, max(10, skus/10))
+	naive := make([]syncer.Item, 0, sample)
+	for i := range sample {
 		p := st.AddProduct("P", shopifysim.Variant{SKU: "S" + strconv.Itoa(i)})
-		items = append(items, syncer.Item{ExternalID: p.Variants[0].ID, PushRef: p.Variants[0].InventoryItemID, Quantity: i % 40, Key: "k" + strconv.Itoa(i)})
+		naive = append(naive, syncer.Item{ExternalID: p.Variants[0].ID, PushRef: p.Variants[0].InventoryItemID, Quantity: i % 40, Key: "k" + strconv.Itoa(i)})
 	}
 	start = time.Now()
-	for _, it := range items {
+	for _, it := range naive {
 		if _, err := conn.Push(ctx, []syncer.Item{it}); err != nil {
 			return res, err
 		}
 	}
 	res.BaselineElapsed = time.Since(start)
-	res.BaselineQuantities = len(items)
+	res.BaselineQuantities = len(naive)
 	return res, nil
 }
 
@@ -186,4 +215,5 @@ func PrintFanout(cfg Config, r FanoutResult) {
 		{"allot", fmt.Sprintf("%.0f", r.PerSecond()), fmt.Sprintf("%.1f", r.CallsPer1000()), strconv.Itoa(r.Throttled)},
 		{"baseline: one quantity a call, as it comes", fmt.Sprintf("%.0f", base), "1000.0", "-"}})
 	fmt.Fprintf(cfg.Out, "ratio: allot/baseline = %.0f× quantities/s, %.0f× fewer calls\n", r.PerSecond()/base, 1000/r.CallsPer1000())
+	fmt.Fprintf(cfg.Out, "listings whose store does not show what allot publishes, once pushed: %d\n", len(r.Mismatches))
 }

@@ -25,7 +25,12 @@ const MaxBody = 1 << 20
 // "lines[].quantity", names a key that must be present wherever its parent
 // is: a quantity left out is refused, not taken for 0.
 func decode(r *http.Request, v any, required ...string) error {
-	body, err := readBody(r, MaxBody)
+	return decodeLimit(r, v, MaxBody, required...)
+}
+
+// decodeLimit is decode for a body of up to limit bytes.
+func decodeLimit(r *http.Request, v any, limit int64, required ...string) error {
+	body, err := readBody(r, limit)
 	if err != nil {
 		return err
 	}

@@ -635,6 +635,13 @@ func TestOpenAPIConversation(t *testing.T) {
 		}
 		c.fail(400, "invalid", "sku", "PUT", "/v1/stock/w1/kit", map[string]any{"in_warehouse": 5})
 		c.refuse(400, "invalid", "in_warehouse", "PUT", "/v1/stock/w1/tee", map[string]any{"in_warehouse": -1})
+		if r := c.ok(200, "POST", "/v1/stock", map[string]any{"reports": []map[string]any{{"warehouse": "w1", "sku": "tee", "in_warehouse": 100,
+			"damaged": 2}, {"warehouse": "w1", "sku": "cap", "in_warehouse": 10, "as_of": at(-time.Hour)}}}); r["applied"] != 1.0 {
+			t.Errorf("a whole stock report with one old line: %v, want 1 applied", r)
+		}
+		c.fail(400, "invalid", "reports[1].sku", "POST", "/v1/stock", map[string]any{"reports": []map[string]any{
+			{"warehouse": "w1", "sku": "tee", "in_warehouse": 1}, {"warehouse": "w1", "sku": "kit", "in_warehouse": 5}}})
+		c.refuse(400, "invalid", "reports[0].in_warehouse", "POST", "/v1/stock", map[string]any{"reports": []map[string]any{{"warehouse": "w1", "sku": "tee"}}})
 		c.ok(200, "GET", "/v1/stock", nil)
 		c.ok(200, "GET", "/v1/stock?sku=tee", nil)
 		c.fail(404, "not_found", "", "GET", "/v1/stock?sku=nope", nil)

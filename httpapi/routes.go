@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/allot/allot"
+	"github.com/allot/allot/csvio"
 	"github.com/allot/allot/service"
 	"github.com/allot/allot/store"
 )
@@ -29,6 +31,7 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/warehouses/{code}", s.putWarehouse)
 	s.handle("GET /v1/stock", s.listStock)
 	s.handle("PUT /v1/stock/{warehouse}/{sku}", s.reportStock)
+	s.handle("POST /v1/stock", s.reportStockMany)
 	s.handle("GET /v1/inbounds", s.listInbounds)
 	s.handle("POST /v1/inbounds", s.createInbound)
 	s.handle("GET /v1/inbounds/{id}", s.getInbound)
@@ -223,6 +226,53 @@ func (s *Server) reportStock(w http.ResponseWriter, r *http.Request, who service
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// MaxStockReports bounds the reports of one POST /v1/stock, as the CSV
+// import bounds its lines.
+const MaxStockReports = csvio.MaxRows
+
+type stockReportsBody struct {
+	Reports []struct {
+		Warehouse   string     `json:"warehouse"`
+		SKU         string     `json:"sku"`
+		InWarehouse *int       `json:"in_warehouse"`
+		Damaged     int        `json:"damaged"`
+		AsOf        *time.Time `json:"as_of"`
+	} `json:"reports"`
+}
+
+// reportStockMany applies a whole stock report at once: every line or,
+// if one is refused, none.
+func (s *Server) reportStockMany(w http.ResponseWriter, r *http.Request, who service.Actor) error {
+	var b stockReportsBody
+	if err := decodeLimit(r, &b, csvio.MaxBytes); err != nil {
+		return err
+	}
+	switch {
+	case b.Reports == nil:
+		return allot.FieldError("reports", "is required: a list of stock reports")
+	case len(b.Reports) > MaxStockReports:
+		return &allot.Error{Code: TooLarge, Field: "reports", Message: fmt.Sprintf("holds %d reports; at most %d a request", len(b.Reports), MaxStockReports)}
+	}
+	lines := make([]service.StockLine, len(b.Reports))
+	for i, rep := range b.Reports {
+		where := fmt.Sprintf("reports[%d].", i)
+		if rep.InWarehouse == nil {
+			return allot.FieldError(where+"in_warehouse", "is required: the units physically in the warehouse")
+		}
+		lines[i] = service.StockLine{Line: i, Where: where, StockReport: allot.StockReport{Warehouse: rep.Warehouse, SKU: rep.SKU,
+			InWarehouse: *rep.InWarehouse, Damaged: rep.Damaged}}
+		if rep.AsOf != nil {
+			lines[i].AsOf = *rep.AsOf
+		}
+	}
+	n, err := s.svc.ImportStock(r.Context(), who, lines)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reports": len(lines), "applied": n})
 	return nil
 }
 

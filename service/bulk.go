@@ -18,10 +18,20 @@ type ProductLine struct {
 	allot.Product
 }
 
-// StockLine is a stock report read from line Line of a file.
+// StockLine is a stock report read from line Line of a file, or, when
+// Where is set, from the place it names as a field prefix, as
+// "reports[3]." of a JSON body.
 type StockLine struct {
-	Line int
+	Line  int
+	Where string
 	allot.StockReport
+}
+
+func (l StockLine) where() string {
+	if l.Where != "" {
+		return l.Where
+	}
+	return at(l.Line)
 }
 
 // ListingLine is a listing read from line Line of a file.
@@ -106,7 +116,7 @@ func (s *Service) ImportProducts(ctx context.Context, who Actor, rows []ProductL
 func (s *Service) ImportStock(ctx context.Context, who Actor, rows []StockLine) (int, error) {
 	now := s.Now()
 	for i := range rows {
-		if err := checkStockReport(&rows[i].StockReport, at(rows[i].Line), now); err != nil {
+		if err := checkStockReport(&rows[i].StockReport, rows[i].where(), now); err != nil {
 			return 0, err
 		}
 	}
@@ -134,12 +144,12 @@ func (s *Service) ImportStock(ctx context.Context, who Actor, rows []StockLine) 
 			ref, ok := refs[r.SKU]
 			switch {
 			case !ok:
-				return allot.FieldError(at(r.Line)+"sku", "unknown SKU %q", r.SKU)
+				return allot.FieldError(r.where()+"sku", "unknown SKU %q", r.SKU)
 			case ref.Bundle:
-				return allot.FieldError(at(r.Line)+"sku", "%q is a bundle; bundles have no stock of their own", r.SKU)
+				return allot.FieldError(r.where()+"sku", "%q is a bundle; bundles have no stock of their own", r.SKU)
 			}
 			if _, ok := warehouse[r.Warehouse]; !ok {
-				return allot.FieldError(at(r.Line)+"warehouse", "unknown warehouse %q", r.Warehouse)
+				return allot.FieldError(r.where()+"warehouse", "unknown warehouse %q", r.Warehouse)
 			}
 			ids = append(ids, ref.ID)
 		}
