@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"strconv"
+	"strings"
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/engine"
@@ -68,11 +69,21 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 			return " AND " + col + " IN " + in, args
 		}
 	}
+	// A query's {m} marks its merchant condition. Scoped to a few
+	// products, the condition is written +merchant_id, which no index
+	// serves: the planners (SQLite's always, PostgreSQL's before it has
+	// statistics) would otherwise walk the merchant's every row by the
+	// merchant index rather than look the products up by their own.
 	each := func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
+		m := ""
 		if col != "" {
 			where, extra := scope(col, len(args)+1)
 			q, args = q+where, append(args, extra...)
+			if where != "" {
+				m = "+"
+			}
 		}
+		q = strings.ReplaceAll(q, "{m}", m)
 		for _, s := range suffix {
 			q += s
 		}
@@ -89,7 +100,7 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 		return rows.Err()
 	}
 
-	err = each(`SELECT id, sku FROM products WHERE merchant_id = $1`, "id", []any{tx.M}, func(r *sql.Rows) error {
+	err = each(`SELECT id, sku FROM products WHERE {m}merchant_id = $1`, "id", []any{tx.M}, func(r *sql.Rows) error {
 		var id int64
 		var sku string
 		if err := r.Scan(&id, &sku); err != nil {
@@ -103,7 +114,7 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 		return nil, err
 	}
 	err = each(`SELECT b.bundle_id, p.sku, b.quantity FROM bundle_components b JOIN products p ON p.id = b.component_id
-		WHERE p.merchant_id = $1`, "b.bundle_id", []any{tx.M}, func(r *sql.Rows) error {
+		WHERE {m}p.merchant_id = $1`, "b.bundle_id", []any{tx.M}, func(r *sql.Rows) error {
 		var id int64
 		var c allot.Component
 		if err := r.Scan(&id, &c.SKU, &c.Quantity); err != nil {
@@ -117,7 +128,7 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = each(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE merchant_id = $1`, "product_id",
+	err = each(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE {m}merchant_id = $1`, "product_id",
 		[]any{tx.M}, func(r *sql.Rows) error {
 			var pid, wid int64
 			var l engine.Level
@@ -234,7 +245,7 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 		return nil, err
 	}
 
-	err = each(`SELECT r.channel_id, r.product_id, r.percent, r.zero_at, r.max_qty FROM pair_rules r WHERE r.merchant_id = $1`, "r.product_id",
+	err = each(`SELECT r.channel_id, r.product_id, r.percent, r.zero_at, r.max_qty FROM pair_rules r WHERE {m}r.merchant_id = $1`, "r.product_id",
 		[]any{tx.M}, func(r *sql.Rows) error {
 			var cid, pid int64
 			var p, z, m sql.NullInt64
