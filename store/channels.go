@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
+	"slices"
 
 	"github.com/allot/allot"
 )
@@ -67,7 +68,16 @@ func (tx *Tx) Channel(code string) (ChannelRow, error) {
 }
 
 // Channels lists the merchant's channels in creation order.
-func (tx *Tx) Channels() ([]ChannelRow, error) { return tx.channels("") }
+func (tx *Tx) Channels() ([]ChannelRow, error) {
+	if tx.channelsRead == nil {
+		cs, err := tx.channels("")
+		if err != nil || cs == nil {
+			return cs, err
+		}
+		tx.channelsRead = cs
+	}
+	return slices.Clone(tx.channelsRead), nil
+}
 
 func (tx *Tx) channels(where string, args ...any) ([]ChannelRow, error) {
 	rows, err := tx.query(`SELECT id, code, name, platform, count_unpaid, all_warehouses, settings, rule_percent, rule_zero_at, rule_max

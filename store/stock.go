@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/allot/allot"
@@ -35,6 +36,17 @@ func (tx *Tx) WarehouseID(code string) (int64, error) {
 // Warehouses lists the merchant's warehouses in creation order, which is
 // the order of "all warehouses" for a channel.
 func (tx *Tx) Warehouses() ([]allot.Warehouse, []int64, error) {
+	if w := tx.warehousesRead; w != nil {
+		return slices.Clone(w.ws), slices.Clone(w.ids), nil
+	}
+	ws, ids, err := tx.readWarehouses()
+	if err == nil {
+		tx.warehousesRead = &warehouses{ws: ws, ids: ids}
+	}
+	return slices.Clone(ws), slices.Clone(ids), err
+}
+
+func (tx *Tx) readWarehouses() ([]allot.Warehouse, []int64, error) {
 	rows, err := tx.query(`SELECT id, code, name FROM warehouses WHERE merchant_id = $1 ORDER BY id`, tx.M)
 	if err != nil {
 		return nil, nil, err

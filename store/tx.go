@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/allot/allot"
 )
 
 // Tx is one transaction for one merchant. Its methods are the storage
@@ -25,6 +28,29 @@ type Tx struct {
 	touched    map[int64]struct{}
 	touchedAll bool
 	marked     bool // the outbox got marks: the synchronisation has work
+
+	// The merchant's channels and warehouses, as this transaction read
+	// them: read once, and forgotten when it writes to either.
+	channelsRead   []ChannelRow
+	warehousesRead *warehouses
+}
+
+type warehouses struct {
+	ws  []allot.Warehouse
+	ids []int64
+}
+
+// forgetIfConfig forgets the channels and warehouses read once q may
+// change them.
+func (tx *Tx) forgetIfConfig(q string) {
+	if tx.channelsRead == nil && tx.warehousesRead == nil {
+		return
+	}
+	head := strings.TrimSpace(q)[:min(6, len(strings.TrimSpace(q)))]
+	if (strings.EqualFold(head, "insert") || strings.EqualFold(head, "update") || strings.EqualFold(head, "delete")) &&
+		(strings.Contains(q, "channel") || strings.Contains(q, "warehouse")) {
+		tx.channelsRead, tx.warehousesRead = nil, nil
+	}
 }
 
 type historyRow struct {
@@ -33,14 +59,17 @@ type historyRow struct {
 }
 
 func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
+	tx.forgetIfConfig(q)
 	return tx.tx.ExecContext(tx.ctx, q, args...)
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	tx.forgetIfConfig(q)
 	return tx.tx.QueryContext(tx.ctx, q, args...)
 }
 
 func (tx *Tx) row(q string, args ...any) *sql.Row {
+	tx.forgetIfConfig(q)
 	return tx.tx.QueryRowContext(tx.ctx, q, args...)
 }
 
