@@ -12,7 +12,7 @@ func Run(ctx context.Context, cfg Config, scenario string, clients int) error {
 		known = known || s == scenario
 	}
 	if !known {
-		return fmt.Errorf("unknown scenario %q: flash, catalogue, stock, recompute, fanout or all", scenario)
+		return fmt.Errorf("unknown scenario %q: flash, catalogue (steady orders, full stock report, recompute), fanout or all", scenario)
 	}
 	if scenario == "flash" || scenario == "all" {
 		stock := cfg.n(50_000)

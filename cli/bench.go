@@ -26,7 +26,7 @@ func runBench(env *Env) error {
 	if len(pos) == 1 {
 		scenario = pos[0]
 	} else if len(pos) > 1 {
-		return usagef("name one scenario: flash, catalogue, stock, recompute, fanout or all")
+		return usagef("name one scenario: flash, catalogue (steady orders, full stock report, recompute), fanout or all")
 	}
 	if *profile != "" {
 		f, err := os.Create(*profile)

@@ -56,7 +56,7 @@ func init() {
 		"end":         {"end an allocation now", "end ALLOCATION_ID", end},
 		"readiness":   {"check what must be true before trusting allocations", "readiness [CHANNEL]", readiness},
 		"history":     {"show the audit history", "history [--sku SKU] [--channel CODE] [--since TIME] [--limit N]", history},
-		"bench":       {"measure allot against baselines (see docs/BENCHMARKS.md)", "bench [flash|catalogue|stock|recompute|fanout|all] [--engine sqlite|postgres|both] [--scale F]", runBench},
+		"bench":       {"measure allot against baselines (see docs/BENCHMARKS.md)", "bench [flash|catalogue|fanout|all] [--engine sqlite|postgres|both] [--scale F]", runBench},
 		"soak":        {"run a server under steady traffic and fail if its memory or goroutines grow (see docs/RELIABILITY.md)", "soak [--duration 10m] [--every 5s] [--db postgres://…] [--rate N] [--clients N]", runSoak},
 		"help":        {"show this help, or a command's", "help [COMMAND]", nil},
 	}
