@@ -616,7 +616,11 @@ func (w *crashWorld) settle(deadline time.Time) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the platform does not show what allot publishes (%d pushes pending):\n%s", st.Pending, strings.Join(diff, "\n"))
+			var state map[string]any // the channel's whole synchronisation state, to tell why
+			w.c.Do(ctx, "GET", "/v1/channels/outlet/sync", nil, &state)
+			delete(state, "publications")
+			t.Fatalf("the platform does not show what allot publishes (%d pushes pending):\n%s\nsync: %v", st.Pending,
+				strings.Join(diff, "\n"), state)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
