@@ -86,13 +86,17 @@ func newCatalogue(ctx context.Context, cfg Config, skus int, settle time.Duratio
 			return fail(err)
 		}
 	}
-	lines := make([]allot.Line, 0, skus/10)
+	// A reserve on every tenth SKU, in allocations of at most 1,000 lines
+	// (the limit of one allocation).
+	var lines []allot.Line
 	for i := 0; i < skus; i += 10 {
 		lines = append(lines, allot.Line{SKU: k.skus[i], Quantity: 20})
 	}
-	if _, err := svc.CreateAllocation(ctx, k.who, service.AllocationParams{Name: "B2B tenth", Purpose: allot.Reserve,
-		Channels: []allot.AllocationChannel{{Channel: "api1", Rule: allot.UseAvailable}}, Lines: lines}); err != nil {
-		return fail(err)
+	for part := range slices.Chunk(lines, 1000) {
+		if _, err := svc.CreateAllocation(ctx, k.who, service.AllocationParams{Name: "B2B tenth", Purpose: allot.Reserve,
+			Channels: []allot.AllocationChannel{{Channel: "api1", Rule: allot.UseAvailable}}, Lines: part}); err != nil {
+			return fail(err)
+		}
 	}
 	return k, nil
 }
