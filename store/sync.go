@@ -184,6 +184,14 @@ func (tx *Tx) AcquireLease(channelID int64, owner string, until time.Time) (bool
 	return n == 1, err
 }
 
+// ReleaseLeases gives up every channel lease of owner, of any merchant:
+// a worker that stops lets the next one push at once, rather than after
+// its leases run out.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE sync_channels SET lease_until = 0 WHERE lease_owner = $1`, owner)
+	return err
+}
+
 // ReleaseLease gives a channel's lease up.
 func (tx *Tx) ReleaseLease(channelID int64, owner string) error {
 	_, err := tx.exec(`UPDATE sync_channels SET lease_until = 0 WHERE channel_id = $1 AND lease_owner = $2`, channelID, owner)

@@ -15,6 +15,7 @@ import (
 	"github.com/allot/allot/app"
 	"github.com/allot/allot/client"
 	"github.com/allot/allot/generic"
+	"github.com/allot/allot/store"
 )
 
 const secret = "platform-secret-0123456789"
@@ -319,4 +320,54 @@ func TestTwoWorkersShareAChannelAndSurviveTheDeathOfOne(t *testing.T) {
 		seen[a.Key] = true
 	}
 	w.noneOlderOverNewer()
+}
+
+// A worker that stops gives up its channel leases: the next process to
+// start pushes at once instead of waiting for them to run out.
+func TestAStoppedWorkerGivesUpItsLeases(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db := allottest.Database(t, engine)
+		w := newWorld(t, allottest.Options{DB: db, Lease: time.Hour, Settle: 10 * time.Millisecond})
+		w.eventually("L-tee", 10)
+		ctx := context.Background()
+		who, err := w.srv.Service.Authenticate(ctx, allottest.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		on := w.srv.DB
+		lease := func(owner string) bool {
+			var got bool
+			err := on.Write(ctx, who.Merchant, "test", time.Now(), func(tx *store.Tx) error {
+				chs, err := tx.Channels()
+				if err != nil {
+					return err
+				}
+				for _, c := range chs {
+					if c.Code == "shop" {
+						got, err = tx.AcquireLease(c.ID, owner, time.Now().Add(time.Hour))
+						return err
+					}
+				}
+				return fmt.Errorf("no channel shop")
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if !lease(w.srv.Sync.Owner) {
+			t.Fatal("the worker could not take its own channel's lease")
+		}
+		if lease("another process") {
+			t.Fatal("a lease held for an hour was taken by another process")
+		}
+		w.srv.Close()
+		if on, err = store.Open(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		defer on.Close()
+		if !lease("another process") {
+			t.Error("the worker stopped, yet its lease still holds the channel")
+		}
+	})
 }

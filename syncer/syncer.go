@@ -173,6 +173,7 @@ func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.Interval)
 	defer t.Stop()
 	defer w.closeConnectors()
+	defer w.releaseLeases()
 	for {
 		if err := w.Round(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Error("sync round", "err", err)
@@ -381,6 +382,16 @@ func (w *Worker) connector(ch store.ChannelRow) (Connector, error) {
 
 // closeConnectors lets go of the connections the connectors keep open, so
 // that a stopped worker leaves nothing running behind it.
+// releaseLeases gives up this worker's channel leases as it stops (the
+// pushes in flight are done and recorded by then).
+func (w *Worker) releaseLeases() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.DB.ReleaseLeases(ctx, w.Owner); err != nil {
+		w.Log.Error("releasing the channel leases", "err", err)
+	}
+}
+
 func (w *Worker) closeConnectors() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
