@@ -55,8 +55,10 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 	}
 
 	// The products in scope: those asked for and the components of bundles.
+	// Past a few thousand products, reading them all is cheaper than
+	// naming each, and stays within the databases' parameter limits.
 	scope := func(col string, first int) (string, []any) { return "", nil }
-	if productIDs != nil {
+	if productIDs != nil && len(productIDs) <= maxScoped {
 		ids, err := tx.withComponents(productIDs)
 		if err != nil {
 			return nil, err
@@ -267,6 +269,9 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 	}
 	return s, nil
 }
+
+// maxScoped is the most products a snapshot names in its queries.
+const maxScoped = 5000
 
 // withComponents returns ids with the components of any bundle among them.
 func (tx *Tx) withComponents(ids []int64) ([]int64, error) {

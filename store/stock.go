@@ -236,10 +236,25 @@ type StockKey struct{ Product, Warehouse int64 }
 // warehouse; rows never written are absent.
 func (tx *Tx) StockRows(productIDs []int64) (map[StockKey]StockRow, error) {
 	out := make(map[StockKey]StockRow, len(productIDs))
-	for _, part := range chunks(productIDs) {
+	// A few products are looked up by the primary key (+merchant_id keeps
+	// the planners off the merchant index); past a few thousand, the
+	// merchant's rows are read once and those not asked for dropped.
+	parts, where := chunks(productIDs), func(part []int64) (string, []any) {
 		in, args := inList(2, part)
+		return `+merchant_id = $1 AND product_id IN ` + in, append([]any{tx.M}, args...)
+	}
+	var wanted map[int64]bool
+	if len(productIDs) > maxScoped {
+		wanted = make(map[int64]bool, len(productIDs))
+		for _, id := range productIDs {
+			wanted[id] = true
+		}
+		parts, where = [][]int64{nil}, func([]int64) (string, []any) { return `merchant_id = $1`, []any{tx.M} }
+	}
+	for _, part := range parts {
+		cond, args := where(part)
 		rows, err := tx.query(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed, as_of, changed_at FROM stock
-			WHERE merchant_id = $1 AND product_id IN `+in, append([]any{tx.M}, args...)...)
+			WHERE `+cond, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -253,6 +268,9 @@ func (tx *Tx) StockRows(productIDs []int64) (map[StockKey]StockRow, error) {
 				return nil, err
 			}
 			r.AsOf, r.ChangedAt = timePtr(asOf), fromMicros(changed)
+			if wanted != nil && !wanted[k.Product] {
+				continue
+			}
 			out[k] = r
 		}
 		if err := rows.Close(); err != nil {
