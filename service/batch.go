@@ -207,12 +207,20 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		orders[i] = o
 		ids = append(ids, unitProducts(o)...)
 	}
+	// What orders do not change is read before the products are locked;
+	// the stock and what orders took of it, after: the lock is held for
+	// the counters and the writes alone.
+	var snap *store.Snapshot
+	if len(ids) > 0 {
+		if snap, err = tx.SnapshotDefinitions(ids); err != nil {
+			return err
+		}
+	}
 	if err := tx.LockProducts(ids); err != nil {
 		return err
 	}
-	var snap *store.Snapshot
-	if len(ids) > 0 {
-		if snap, err = tx.Snapshot(ids); err != nil {
+	if snap != nil {
+		if err := tx.ReadCounters(snap); err != nil {
 			return err
 		}
 	}

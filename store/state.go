@@ -18,6 +18,12 @@ type Snapshot struct {
 	WarehouseOf   map[string]int64 // warehouse code → id
 	WarehouseCode map[int64]string
 	ChannelOf     map[string]ChannelRow
+
+	// What ReadCounters needs: the products read (all of them when not
+	// scoped; none at all when empty) and the allocations by id.
+	scoped, empty bool
+	scope         []int64
+	allocByID     map[int64]*engine.Allocation
 }
 
 // Snapshot reads what the allocation rules need to compute the quantities of
@@ -25,6 +31,19 @@ type Snapshot struct {
 // committed units (live holds included), allocations not yet ended with
 // what they consumed, channels and rules. Bundles bring their components.
 func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
+	s, err := tx.SnapshotDefinitions(productIDs)
+	if err != nil {
+		return nil, err
+	}
+	return s, tx.ReadCounters(s)
+}
+
+// SnapshotDefinitions is the part of a Snapshot that orders do not change:
+// channels, warehouses, products and bundles, allocations with their lines,
+// rules. ReadCounters completes it with the stock and what orders and
+// holds took, once the products are locked: a group of orders reads the
+// definitions before it takes the lock, and holds the lock for less.
+func (tx *Tx) SnapshotDefinitions(productIDs []int64) (*Snapshot, error) {
 	st := &engine.State{Now: tx.Now, Channels: map[string]*engine.Channel{}, SKUs: map[string]*engine.SKU{}}
 	s := &Snapshot{State: st, SKUOf: map[int64]string{}, ProductOf: map[string]int64{}, WarehouseOf: map[string]int64{},
 		WarehouseCode: map[int64]string{}, ChannelOf: map[string]ChannelRow{}}
@@ -57,50 +76,18 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 	// The products in scope: those asked for and the components of bundles.
 	// Past a few thousand products, reading them all is cheaper than
 	// naming each, and stays within the databases' parameter limits.
-	scope := func(col string, first int) (string, []any) { return "", nil }
 	if productIDs != nil && len(productIDs) <= maxScoped {
 		ids, err := tx.withComponents(productIDs)
 		if err != nil {
 			return nil, err
 		}
+		s.scoped, s.scope = true, ids
 		if len(ids) == 0 {
+			s.empty = true
 			return s, nil
 		}
-		scope = func(col string, first int) (string, []any) {
-			in, args := inList(first, ids)
-			return " AND " + col + " IN " + in, args
-		}
 	}
-	// A query's {m} marks its merchant condition. Scoped to a few
-	// products, the condition is written +merchant_id, which no index
-	// serves: the planners (SQLite's always, PostgreSQL's before it has
-	// statistics) would otherwise walk the merchant's every row by the
-	// merchant index rather than look the products up by their own.
-	each := func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
-		m := ""
-		if col != "" {
-			where, extra := scope(col, len(args)+1)
-			q, args = q+where, append(args, extra...)
-			if where != "" {
-				m = "+"
-			}
-		}
-		q = strings.ReplaceAll(q, "{m}", m)
-		for _, s := range suffix {
-			q += s
-		}
-		rows, err := tx.query(q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	}
+	each := tx.snapshotQueries(s)
 
 	err = each(`SELECT id, sku FROM products WHERE {m}merchant_id = $1`, "id", []any{tx.M}, func(r *sql.Rows) error {
 		var id int64
@@ -127,21 +114,6 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	err = each(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE {m}merchant_id = $1`, "product_id",
-		[]any{tx.M}, func(r *sql.Rows) error {
-			var pid, wid int64
-			var l engine.Level
-			if err := r.Scan(&pid, &wid, &l.InWarehouse, &l.Damaged, &l.Committed); err != nil {
-				return err
-			}
-			if sku := st.SKUs[s.SKUOf[pid]]; sku != nil {
-				sku.Stock[s.WarehouseCode[wid]] = l
-			}
-			return nil
-		})
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +172,59 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = each(`SELECT allocation_id, product_id, consumed FROM allocation_usage WHERE allocation_id IN (`+current+`)`, "product_id",
+	}
+
+	err = each(`SELECT r.channel_id, r.product_id, r.percent, r.zero_at, r.max_qty FROM pair_rules r WHERE {m}r.merchant_id = $1`, "r.product_id",
+		[]any{tx.M}, func(r *sql.Rows) error {
+			var cid, pid int64
+			var p, z, m sql.NullInt64
+			if err := r.Scan(&cid, &pid, &p, &z, &m); err != nil {
+				return err
+			}
+			sku := st.SKUs[s.SKUOf[pid]]
+			if sku == nil {
+				return nil
+			}
+			if sku.Rules == nil {
+				sku.Rules = map[string]allot.ChannelRules{}
+			}
+			sku.Rules[channelCode[cid]] = allot.ChannelRules{Percent: intPtr(p), ZeroAt: intPtr(z), Max: intPtr(m)}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	s.allocByID = byID
+	return s, nil
+}
+
+// ReadCounters completes a snapshot of SnapshotDefinitions: the stock of
+// its products, and what open orders, holds and allocations took of it.
+func (tx *Tx) ReadCounters(s *Snapshot) error {
+	if s.empty {
+		return nil
+	}
+	st, byID, each := s.State, s.allocByID, tx.snapshotQueries(s)
+	var err error
+	err = each(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE {m}merchant_id = $1`, "product_id",
+		[]any{tx.M}, func(r *sql.Rows) error {
+			var pid, wid int64
+			var l engine.Level
+			if err := r.Scan(&pid, &wid, &l.InWarehouse, &l.Damaged, &l.Committed); err != nil {
+				return err
+			}
+			if sku := st.SKUs[s.SKUOf[pid]]; sku != nil {
+				sku.Stock[s.WarehouseCode[wid]] = l
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+
+	if len(byID) > 0 {
+		current := `SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`
+		err := each(`SELECT allocation_id, product_id, consumed FROM allocation_usage WHERE allocation_id IN (`+current+`)`, "product_id",
 			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
 				var id, pid int64
 				var q int
@@ -213,7 +237,7 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 				return nil
 			})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 
@@ -244,30 +268,51 @@ func (tx *Tx) Snapshot(productIDs []int64) (*Snapshot, error) {
 			return nil
 		}, " GROUP BY u.product_id, o.warehouse_id, u.allocation_id")
 	if err != nil {
-		return nil, err
+		return err
 	}
+	return nil
+}
 
-	err = each(`SELECT r.channel_id, r.product_id, r.percent, r.zero_at, r.max_qty FROM pair_rules r WHERE {m}r.merchant_id = $1`, "r.product_id",
-		[]any{tx.M}, func(r *sql.Rows) error {
-			var cid, pid int64
-			var p, z, m sql.NullInt64
-			if err := r.Scan(&cid, &pid, &p, &z, &m); err != nil {
+// snapshotQueries returns how a snapshot's parts run a query: scoped to
+// its products in column col (none: unscoped).
+// A query's {m} marks its merchant condition. Scoped to a few
+// products, the condition is written +merchant_id, which no index
+// serves: the planners (SQLite's always, PostgreSQL's before it has
+// statistics) would otherwise walk the merchant's every row by the
+// merchant index rather than look the products up by their own.
+func (tx *Tx) snapshotQueries(s *Snapshot) func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
+	scope := func(col string, first int) (string, []any) {
+		if !s.scoped {
+			return "", nil
+		}
+		in, args := inList(first, s.scope)
+		return " AND " + col + " IN " + in, args
+	}
+	return func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
+		m := ""
+		if col != "" {
+			where, extra := scope(col, len(args)+1)
+			q, args = q+where, append(args, extra...)
+			if where != "" {
+				m = "+"
+			}
+		}
+		q = strings.ReplaceAll(q, "{m}", m)
+		for _, x := range suffix {
+			q += x
+		}
+		rows, err := tx.query(q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
 				return err
 			}
-			sku := st.SKUs[s.SKUOf[pid]]
-			if sku == nil {
-				return nil
-			}
-			if sku.Rules == nil {
-				sku.Rules = map[string]allot.ChannelRules{}
-			}
-			sku.Rules[channelCode[cid]] = allot.ChannelRules{Percent: intPtr(p), ZeroAt: intPtr(z), Max: intPtr(m)}
-			return nil
-		})
-	if err != nil {
-		return nil, err
+		}
+		return rows.Err()
 	}
-	return s, nil
 }
 
 // maxScoped is the most products a snapshot names in its queries.
