@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -370,4 +371,35 @@ func TestAStoppedWorkerGivesUpItsLeases(t *testing.T) {
 			t.Error("the worker stopped, yet its lease still holds the channel")
 		}
 	})
+}
+
+// Reading a channel back (its drift check) may take minutes on a large
+// store within its rate limit; the pushes go on meanwhile.
+func TestPushesDoNotWaitForADriftCheck(t *testing.T) {
+	reading := make(chan struct{}, 1)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case reading <- struct{}{}:
+		default:
+		}
+		select { // a read that takes as long as the test
+		case <-release:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "gave up", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	w := newWorld(t, allottest.Options{})
+	w.do("PUT", "/v1/channels/shop", map[string]any{"platform": "generic",
+		"settings": map[string]any{"push_url": w.p.PushURL(), "read_url": slow.URL, "secret": secret}})
+	w.eventually("L-tee", 10)
+	select {
+	case <-reading:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the channel was never read back")
+	}
+	w.stock("tee", 4) // a decrease, while the read back hangs
+	w.eventually("L-tee", 4)
 }

@@ -113,22 +113,6 @@ type Worker struct {
 	wake  chan struct{}
 	mu    sync.Mutex
 	conns map[int64]cachedConnector
-	last  map[string]time.Time // when each periodic task last ran
-}
-
-// every reports whether the periodic task name is due, at most once per d.
-func (w *Worker) every(name string, d time.Duration) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.last == nil {
-		w.last = map[string]time.Time{}
-	}
-	now := w.Now()
-	if t, ok := w.last[name]; ok && now.Sub(t) < d && !now.Before(t) {
-		return false
-	}
-	w.last[name] = now
-	return true
 }
 
 type cachedConnector struct {
@@ -167,13 +151,18 @@ func (w *Worker) defaults() {
 }
 
 // Run works until ctx ends: a round every Interval, and one as soon as a
-// change is committed (Wake).
+// change is committed (Wake). The checks that read the channels back
+// (connections, drift) run beside the rounds: reading a large store
+// within its rate limit takes minutes, and pushes must not wait for it.
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	t := time.NewTicker(w.Interval)
 	defer t.Stop()
 	defer w.closeConnectors()
 	defer w.releaseLeases()
+	var checks sync.WaitGroup
+	defer checks.Wait()
+	checks.Go(func() { w.checkLoop(ctx) })
 	for {
 		if err := w.Round(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Error("sync round", "err", err)
@@ -205,19 +194,31 @@ func (w *Worker) Wake(int64) {
 	}
 }
 
-// Round does one round of work: turn marks into pushes, push what is due,
-// read back the channels whose drift check is due.
+// Round does one round of work: turn marks into pushes, push what is due.
 func (w *Worker) Round(ctx context.Context) error {
 	w.defaults()
-	err := w.Plan(ctx)
-	err = errors.Join(err, w.PushDue(ctx))
-	if w.every("connections", 5*time.Second) {
-		err = errors.Join(err, w.checkConnections(ctx))
+	return errors.Join(w.Plan(ctx), w.PushDue(ctx))
+}
+
+// checkLoop checks the channels' connections, and reads back those whose
+// drift check is due, now and every 5 seconds until ctx ends.
+func (w *Worker) checkLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		err := w.checkConnections(ctx)
+		if w.DriftEvery > 0 {
+			err = errors.Join(err, w.driftDue(ctx))
+		}
+		if err != nil && ctx.Err() == nil {
+			w.Log.Error("sync checks", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
-	if w.DriftEvery > 0 && w.every("drift", 5*time.Second) {
-		err = errors.Join(err, w.driftDue(ctx))
-	}
-	return err
 }
 
 // Plan turns every outbox mark into the pushes it calls for.
