@@ -379,27 +379,21 @@ func (s *Service) placers() int {
 // planPushes records, in the group's own transaction, the pushes its
 // orders call for: the snapshot at hand already holds their products'
 // quantities, so the pushes are queued with the orders, not a worker's
-// round later. Listings the snapshot cannot compute (bundles of these
-// products) are left to the outbox marks.
+// round later. The products keep their outbox marks all the same: a
+// change committed by another transaction while the group ran (an
+// allocation, which does not lock products) may be missing from the
+// group's snapshot, and the worker, planning again after the group's
+// commit, computes from what is then committed and mends a stale push.
 func planPushes(tx *store.Tx, snap *store.Snapshot, ids []int64, settle time.Duration) error {
 	listings, err := tx.PushListings(ids)
 	if err != nil {
 		return err
 	}
 	var known []store.PushListing
-	complete := true
 	for _, l := range listings {
 		if _, ok := snap.SKUs[l.SKU]; ok {
 			known = append(known, l)
-		} else {
-			complete = false
 		}
 	}
-	if err := tx.PlanPushes(snap, known, tx.Now, settle, false); err != nil {
-		return err
-	}
-	if complete {
-		tx.Planned(ids)
-	}
-	return nil
+	return tx.PlanPushes(snap, known, tx.Now, settle, false)
 }

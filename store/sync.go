@@ -564,14 +564,6 @@ func (tx *Tx) PlanPushes(snap *Snapshot, listings []PushListing, first time.Time
 	return tx.SetPendingMany(sets, first)
 }
 
-// Planned notes that the pushes of these products were planned in this
-// transaction: they need no outbox mark.
-func (tx *Tx) Planned(ids []int64) {
-	for _, id := range ids {
-		delete(tx.touched, id)
-	}
-}
-
 // PendingCount counts the pushes waiting, all merchants together.
 func (db *DB) PendingCount(ctx context.Context) (int, error) {
 	var n int

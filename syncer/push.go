@@ -237,10 +237,24 @@ func (w *Worker) CheckDrift(ctx context.Context, merchant int64, channel string)
 			return mended, err
 		}
 		err = w.DB.Write(ctx, merchant, "allot", w.Now(), func(tx *store.Tx) error {
+			// A push confirmed while the channel was read makes what was
+			// read no base for a comparison: that listing waits for the
+			// next check.
+			now, err := tx.Publications(ch.ID)
+			if err != nil {
+				return err
+			}
+			current := make(map[int64]store.Publication, len(now))
+			for _, p := range now {
+				current[p.ListingID] = p
+			}
 			var ids []int64
 			for _, p := range part {
 				q, ok := shown[p.ExternalID]
 				if !ok || q == p.Quantity {
+					continue
+				}
+				if c := current[p.ListingID]; c.Quantity != p.Quantity || !c.PushedAt.Equal(p.PushedAt) || c.Confirmed != p.Confirmed {
 					continue
 				}
 				// Take what the channel shows as the base of the next
