@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/allot/allot"
@@ -21,6 +22,11 @@ import (
 // order is durable, and the check is exactly the one-at-a-time check: an
 // order sees every order accepted before it. What it saves is a commit
 // (an fsync) and a snapshot per order: under a flash sale, one per group.
+
+// beforeLock, set by tests, runs in a group's transaction between its
+// reads of the definitions and its product lock: where a change committed
+// by another transaction goes unseen.
+var beforeLock atomic.Pointer[func()]
 
 // maxGroup bounds the orders of one transaction.
 const maxGroup = 512
@@ -215,6 +221,9 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		if snap, err = tx.SnapshotDefinitions(ids); err != nil {
 			return err
 		}
+	}
+	if f := beforeLock.Load(); f != nil {
+		(*f)()
 	}
 	if err := tx.LockProducts(ids); err != nil {
 		return err
