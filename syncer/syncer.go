@@ -251,6 +251,14 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 			n = 0
 			return err
 		}
+		// Plan at a time read after the marks: every change they stand
+		// for committed before it, so a window one of them closed (an
+		// allocation ended at its own transaction's time) is closed for
+		// this plan too. The time the transaction was asked for may be
+		// older than a change that committed while it waited for the
+		// database; planning then would see that allocation still open
+		// and clear its mark.
+		tx.Now = w.Now().UTC()
 		n = len(marks)
 		ids := []int64{}
 		first := marks[0].Since
