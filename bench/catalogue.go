@@ -393,23 +393,35 @@ func (k *catalogue) committed(ctx context.Context) (int, error) {
 func (k *catalogue) mismatches(ctx context.Context) ([]string, error) {
 	var out []string
 	for i, p := range k.platforms {
-		code := fmt.Sprintf("store%d", i+1)
-		var q struct {
-			Quantities []struct {
-				Listing  string `json:"listing"`
-				Quantity int    `json:"quantity"`
-			} `json:"quantities"`
-		}
-		if err := k.c.Do(ctx, "GET", "/v1/channels/"+code+"/quantities", nil, &q); err != nil {
+		m, err := mismatches(ctx, k.c, fmt.Sprintf("store%d", i+1), len(k.skus), p.Shown)
+		if err != nil {
 			return nil, err
 		}
-		if len(q.Quantities) != len(k.skus) {
-			out = append(out, fmt.Sprintf("%s publishes %d quantities for %d listings", code, len(q.Quantities), len(k.skus)))
-		}
-		for _, l := range q.Quantities {
-			if shown, ok := p.Shown(l.Listing); !ok || shown != l.Quantity {
-				out = append(out, fmt.Sprintf("%s %s: the store shows %d (%v), allot publishes %d", code, l.Listing, shown, ok, l.Quantity))
-			}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// mismatches lists the listings of channel whose store does not show the
+// quantity allot publishes for them (shown reads the store), and whether
+// allot publishes one for each of its listings.
+func mismatches(ctx context.Context, c *client.Client, channel string, listings int, shown func(listing string) (int, bool)) ([]string, error) {
+	var q struct {
+		Quantities []struct {
+			Listing  string `json:"listing"`
+			Quantity int    `json:"quantity"`
+		} `json:"quantities"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/channels/"+channel+"/quantities", nil, &q); err != nil {
+		return nil, err
+	}
+	var out []string
+	if len(q.Quantities) != listings {
+		out = append(out, fmt.Sprintf("%s publishes %d quantities for %d listings", channel, len(q.Quantities), listings))
+	}
+	for _, l := range q.Quantities {
+		if n, ok := shown(l.Listing); !ok || n != l.Quantity {
+			out = append(out, fmt.Sprintf("%s %s: the store shows %d (%v), allot publishes %d", channel, l.Listing, n, ok, l.Quantity))
 		}
 	}
 	return out, nil

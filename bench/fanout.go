@@ -135,23 +135,14 @@ func Fanout(ctx context.Context, cfg Config, skus, rounds int) (FanoutResult, er
 	}
 	for i, st := range stores {
 		code := "shop" + strconv.Itoa(i+1)
-		var q struct {
-			Quantities []struct {
-				Listing  string `json:"listing"`
-				Quantity int    `json:"quantity"`
-			} `json:"quantities"`
-		}
-		if err := c.Do(ctx, "GET", "/v1/channels/"+code+"/quantities", nil, &q); err != nil {
+		m, err := mismatches(ctx, c, code, skus, func(listing string) (int, bool) {
+			item, ok := items[code][listing]
+			return st.Available(item), ok
+		})
+		if err != nil {
 			return res, err
 		}
-		if len(q.Quantities) != skus {
-			res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s publishes %d quantities for %d listings", code, len(q.Quantities), skus))
-		}
-		for _, l := range q.Quantities {
-			if shown := st.Available(items[code][l.Listing]); shown != l.Quantity {
-				res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s %s: the store shows %d, allot publishes %d", code, l.Listing, shown, l.Quantity))
-			}
-		}
+		res.Mismatches = append(res.Mismatches, m...)
 	}
 	res.Calls -= before.MutationCalls
 	res.Pushed -= before.QuantitiesSet

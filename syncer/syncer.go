@@ -106,10 +106,6 @@ type Worker struct {
 	Rand     *rand.Rand
 	OneByOne bool
 
-	// OnPlanned, when set, learns for each outbox mark how long it waited
-	// from its change to its pushes being recorded (benchmarks read it).
-	OnPlanned func(lag time.Duration)
-
 	wake  chan struct{}
 	mu    sync.Mutex
 	conns map[int64]cachedConnector
@@ -282,9 +278,6 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 		for _, mk := range marks {
 			if err := tx.ClearMark(mk); err != nil {
 				return err
-			}
-			if w.OnPlanned != nil {
-				w.OnPlanned(tx.Now.Sub(mk.Since))
 			}
 		}
 		return nil
