@@ -873,25 +873,7 @@ func (w *crashWorld) checkPushOrder() {
 // mark is left.
 func (w *crashWorld) checkStore() {
 	t := w.t
-	ctx := context.Background()
-	db, err := store.Open(ctx, w.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	merchants, err := db.MerchantCodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Read(ctx, merchants["default"], time.Now(), func(tx *store.Tx) error {
-		ch, err := tx.Channel("outlet")
-		if err != nil {
-			return err
-		}
-		pubs, err := tx.Publications(ch.ID)
-		if err != nil {
-			return err
-		}
+	err := readStopped(t, w.db, "outlet", func(tx *store.Tx, pubs []store.Publication) error {
 		sort.Slice(pubs, func(i, j int) bool { return pubs[i].ExternalID < pubs[j].ExternalID })
 		if len(pubs) != len(crashSKUs) {
 			t.Errorf("%d publications, want %d", len(pubs), len(crashSKUs))

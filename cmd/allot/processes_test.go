@@ -16,6 +16,7 @@ import (
 	"github.com/allot/allot"
 	"github.com/allot/allot/allottest"
 	"github.com/allot/allot/client"
+	"github.com/allot/allot/store"
 )
 
 // process is an `allot serve` running as its own process.
@@ -196,4 +197,32 @@ func TestTwoProcessesOnOnePostgresNeverOversell(t *testing.T) {
 			t.Errorf("%s: %d b2b orders, want 20", c.URL, len(orders.Orders))
 		}
 	}
+}
+
+// readStopped opens the database of a stopped allot and hands check, in a
+// read transaction of the default merchant, the publications of its
+// channel.
+func readStopped(t *testing.T, dsn, channel string, check func(tx *store.Tx, pubs []store.Publication) error) error {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	merchants, err := db.MerchantCodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db.Read(ctx, merchants["default"], time.Now(), func(tx *store.Tx) error {
+		ch, err := tx.Channel(channel)
+		if err != nil {
+			return err
+		}
+		pubs, err := tx.Publications(ch.ID)
+		if err != nil {
+			return err
+		}
+		return check(tx, pubs)
+	})
 }

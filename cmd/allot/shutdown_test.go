@@ -130,26 +130,9 @@ func TestSIGTERMFinishesRequestsAndRecordsPushesInFlight(t *testing.T) {
 	}
 
 	// The database, reopened, has the import and the publication.
-	sdb, err := store.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sdb.Close()
-	merchants, err := sdb.MerchantCodes(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = sdb.Read(ctx, merchants["default"], time.Now(), func(tx *store.Tx) error {
+	err := readStopped(t, db, "outlet", func(tx *store.Tx, pubs []store.Publication) error {
 		if _, err := tx.ProductRef(fmt.Sprintf("p%05d", rows-1)); err != nil {
 			return fmt.Errorf("the last product imported: %w", err)
-		}
-		ch, err := tx.Channel("outlet")
-		if err != nil {
-			return err
-		}
-		pubs, err := tx.Publications(ch.ID)
-		if err != nil {
-			return err
 		}
 		if len(pubs) != 1 || pubs[0].Quantity != 4 || !pubs[0].Confirmed {
 			j, _ := json.Marshal(pubs)
