@@ -236,48 +236,50 @@ type StockKey struct{ Product, Warehouse int64 }
 // warehouse; rows never written are absent.
 func (tx *Tx) StockRows(productIDs []int64) (map[StockKey]StockRow, error) {
 	out := make(map[StockKey]StockRow, len(productIDs))
-	// A few products are looked up by the primary key (+merchant_id keeps
-	// the planners off the merchant index); past a few thousand, the
-	// merchant's rows are read once and those not asked for dropped.
-	parts, where := chunks(productIDs), func(part []int64) (string, []any) {
-		in, args := inList(2, part)
-		return `+merchant_id = $1 AND product_id IN ` + in, append([]any{tx.M}, args...)
-	}
-	var wanted map[int64]bool
 	if len(productIDs) > maxScoped {
-		wanted = make(map[int64]bool, len(productIDs))
+		// Past a few thousand products, the merchant's rows are read once
+		// and those not asked for dropped.
+		wanted := make(map[int64]bool, len(productIDs))
 		for _, id := range productIDs {
 			wanted[id] = true
 		}
-		parts, where = [][]int64{nil}, func([]int64) (string, []any) { return `merchant_id = $1`, []any{tx.M} }
+		return out, tx.scanStock(out, wanted, `merchant_id = $1`, tx.M)
 	}
-	for _, part := range parts {
-		cond, args := where(part)
-		rows, err := tx.query(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed, as_of, changed_at FROM stock
-			WHERE `+cond, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var k StockKey
-			var r StockRow
-			var asOf sql.NullInt64
-			var changed int64
-			if err := rows.Scan(&k.Product, &k.Warehouse, &r.InWarehouse, &r.Damaged, &r.Committed, &asOf, &changed); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			r.AsOf, r.ChangedAt = timePtr(asOf), fromMicros(changed)
-			if wanted != nil && !wanted[k.Product] {
-				continue
-			}
-			out[k] = r
-		}
-		if err := rows.Close(); err != nil {
+	for _, part := range chunks(productIDs) {
+		// By the primary key: +merchant_id keeps the planners off the
+		// merchant index.
+		in, args := inList(2, part)
+		if err := tx.scanStock(out, nil, `+merchant_id = $1 AND product_id IN `+in, append([]any{tx.M}, args...)...); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// scanStock adds to out the stock rows that match where, of the products
+// wanted (nil: all).
+func (tx *Tx) scanStock(out map[StockKey]StockRow, wanted map[int64]bool, where string, args ...any) error {
+	rows, err := tx.query(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed, as_of, changed_at FROM stock
+		WHERE `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k StockKey
+		var r StockRow
+		var asOf sql.NullInt64
+		var changed int64
+		if err := rows.Scan(&k.Product, &k.Warehouse, &r.InWarehouse, &r.Damaged, &r.Committed, &asOf, &changed); err != nil {
+			return err
+		}
+		if wanted != nil && !wanted[k.Product] {
+			continue
+		}
+		r.AsOf, r.ChangedAt = timePtr(asOf), fromMicros(changed)
+		out[k] = r
+	}
+	return rows.Err()
 }
 
 // Report is one stock report to store.

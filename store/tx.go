@@ -46,7 +46,8 @@ func (tx *Tx) forgetIfConfig(q string) {
 	if tx.channelsRead == nil && tx.warehousesRead == nil {
 		return
 	}
-	head := strings.TrimSpace(q)[:min(6, len(strings.TrimSpace(q)))]
+	head := strings.TrimSpace(q)
+	head = head[:min(6, len(head))]
 	if (strings.EqualFold(head, "insert") || strings.EqualFold(head, "update") || strings.EqualFold(head, "delete")) &&
 		(strings.Contains(q, "channel") || strings.Contains(q, "warehouse")) {
 		tx.channelsRead, tx.warehousesRead = nil, nil
