@@ -346,8 +346,17 @@ func fits(t reflect.Type, tok json.Token) bool {
 // fieldOf finds the field of struct t named key exactly, as its json tag
 // (or, untagged, its Go name) says.
 func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
-	var walkFields func(t reflect.Type) reflect.Type
-	walkFields = func(t reflect.Type) reflect.Type {
+	ft, ok := jsonFields(t)[key]
+	return ft, ok
+}
+
+// jsonFields maps the JSON names of struct type t's fields, those of
+// embedded structs included, to their types; where a name comes twice,
+// the first in declaration order.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
 			f := t.Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -360,9 +369,7 @@ func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
 					et = et.Elem()
 				}
 				if et.Kind() == reflect.Struct {
-					if found := walkFields(et); found != nil {
-						return found
-					}
+					walk(et)
 					continue
 				}
 			}
@@ -372,14 +379,13 @@ func fieldOf(t reflect.Type, key string) (reflect.Type, bool) {
 			if name == "" {
 				name = f.Name
 			}
-			if name == key {
-				return f.Type
+			if _, ok := out[name]; !ok {
+				out[name] = f.Type
 			}
 		}
-		return nil
 	}
-	found := walkFields(t)
-	return found, found != nil
+	walk(t)
+	return out
 }
 
 // names are the JSON field names of a type and of the types within it:
@@ -403,19 +409,9 @@ func namesOf(t reflect.Type) names {
 			return
 		}
 		seen[t] = true
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" || (!f.IsExported() && !f.Anonymous) {
-				continue
-			}
-			if !(f.Anonymous && name == "") {
-				if name == "" {
-					name = f.Name
-				}
-				n.exact[name], n.lower[strings.ToLower(name)] = true, true
-			}
-			visit(f.Type)
+		for name, ft := range jsonFields(t) {
+			n.exact[name], n.lower[strings.ToLower(name)] = true, true
+			visit(ft)
 		}
 	}
 	visit(t)
