@@ -106,14 +106,8 @@ func (s *Server) newForm(r *request, kind string) (*allocForm, error) {
 			return nil, err
 		}
 	}
-	ps, err := s.svc.ListProducts(ctx, r.who, "", 2000)
-	if err != nil {
+	if f.SKUs, err = s.productSKUs(ctx, r.who); err != nil {
 		return nil, err
-	}
-	for _, p := range ps {
-		if !p.IsBundle() {
-			f.SKUs = append(f.SKUs, p.SKU)
-		}
 	}
 	return f, nil
 }

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/allot/allot"
+	"github.com/allot/allot/service"
 )
 
 // inboundForm is the form that records a shipment on its way, so that it
@@ -36,14 +38,8 @@ func (s *Server) inboundForm(r *request) (*inboundForm, error) {
 	if f.Inbounds, err = s.svc.ListInbounds(ctx, r.who, true); err != nil {
 		return nil, err
 	}
-	ps, err := s.svc.ListProducts(ctx, r.who, "", 2000)
-	if err != nil {
+	if f.SKUs, err = s.productSKUs(ctx, r.who); err != nil {
 		return nil, err
-	}
-	for _, p := range ps {
-		if !p.IsBundle() {
-			f.SKUs = append(f.SKUs, p.SKU)
-		}
 	}
 	return f, nil
 }
@@ -108,4 +104,20 @@ func (s *Server) receiveInbound(w http.ResponseWriter, r *request) error {
 	}
 	return s.done(w, r, "/inbounds/new", fmt.Sprintf("Received shipment %d in %s: its units are in stock, and the presells tied to it ended.",
 		in.ID, in.Warehouse))
+}
+
+// productSKUs lists the SKUs a form's lines may name: products, not
+// bundles (the first 2,000).
+func (s *Server) productSKUs(ctx context.Context, who service.Actor) ([]string, error) {
+	ps, err := s.svc.ListProducts(ctx, who, "", 2000)
+	if err != nil {
+		return nil, err
+	}
+	var skus []string
+	for _, p := range ps {
+		if !p.IsBundle() {
+			skus = append(skus, p.SKU)
+		}
+	}
+	return skus, nil
 }
