@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/allot/allot"
@@ -33,6 +34,11 @@ type DB struct {
 	write *sql.DB // where write transactions run
 	read  *sql.DB // where read-only transactions run
 	dsn   string
+
+	// Tables being analysed after a bulk write, and the analyses running.
+	mu        sync.Mutex
+	analysing map[string]bool
+	bg        sync.WaitGroup
 }
 
 // Open opens the database named by dsn: a postgres:// (or postgresql://)
@@ -71,6 +77,7 @@ func (db *DB) Engine() string { return db.d.name() }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.bg.Wait()
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -200,10 +207,56 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now 
 	if err := sqlTx.Commit(); err != nil {
 		return err
 	}
+	db.analyseAfterBulk(tx.inserted)
 	if tx.marked && db.OnMark != nil {
 		db.OnMark(m)
 	}
 	return nil
+}
+
+// bulkRows is how many rows inserted into a table in one transaction make
+// it a bulk write, after which PostgreSQL's statistics of the table are
+// refreshed.
+const bulkRows = 1000
+
+// queueTables fill and empty by the minute: statistics taken while one
+// is full would mislead the planner once it is empty again.
+var queueTables = map[string]bool{"sync_pending": true, "sync_dirty": true}
+
+// analyseAfterBulk refreshes, on PostgreSQL, the statistics of the tables
+// a transaction filled in bulk (an import of a whole catalogue, its
+// listings, a stock report). Autovacuum does it too, but up to a minute
+// later; until then the planner takes a table filled moments ago for the
+// near-empty one it last saw, and scans it whole where an index would
+// find a few rows.
+func (db *DB) analyseAfterBulk(inserted map[string]int) {
+	if db.d.name() != "postgres" {
+		return
+	}
+	for table, n := range inserted {
+		if n < bulkRows || queueTables[table] {
+			continue
+		}
+		db.mu.Lock()
+		if db.analysing == nil {
+			db.analysing = map[string]bool{}
+		}
+		busy := db.analysing[table]
+		db.analysing[table] = true
+		db.mu.Unlock()
+		if busy {
+			continue
+		}
+		db.bg.Add(1)
+		go func() {
+			defer db.bg.Done()
+			// The name comes from allot's own query texts, never from input.
+			db.write.ExecContext(context.Background(), `ANALYZE `+table)
+			db.mu.Lock()
+			delete(db.analysing, table)
+			db.mu.Unlock()
+		}()
+	}
 }
 
 // Admin runs fn in a write transaction that belongs to no merchant: for

@@ -30,6 +30,12 @@ type dialect interface {
 	// conflict check reads what it is about to write.
 	lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error
 	lockMigrations(ctx context.Context, tx *sql.Tx) error
+	// clearMarks deletes the outbox marks of merchant m whose product and
+	// version are at the same index of products and versions.
+	clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error
+	// dropPushed deletes the pending pushes whose listing and version are
+	// at the same index of listings and versions: pushed, not replaced.
+	dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error
 	retryable(err error) bool
 }
 
@@ -73,6 +79,39 @@ func (sqlite) lockProducts(context.Context, *sql.Tx, []int64) error { return nil
 func (sqlite) lockMerchant(context.Context, *sql.Tx, int64) error { return nil }
 
 func (sqlite) lockMigrations(context.Context, *sql.Tx) error { return nil }
+
+// clearMarks: one writer, so no lock to wait for.
+func (sqlite) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
+	return deletePairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND (product_id, version) IN `, []any{m}, products, versions)
+}
+
+func (sqlite) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
+	return deletePairs(ctx, tx, `DELETE FROM sync_pending WHERE merchant_id = $1 AND (listing_id, version) IN `, []any{m}, listings, versions)
+}
+
+// deletePairs runs prefix followed by a list of row values (a[i], b[i]),
+// a few hundred a statement, after the arguments args.
+func deletePairs(ctx context.Context, tx *sql.Tx, prefix string, args []any, a, b []int64) error {
+	for start := 0; start < len(a); start += 400 {
+		end := min(len(a), start+400)
+		var q strings.Builder
+		all := append(make([]any, 0, len(args)+2*(end-start)), args...)
+		q.WriteString(prefix)
+		q.WriteString(`(VALUES `)
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteByte(',')
+			}
+			fmt.Fprintf(&q, "($%d,$%d)", len(all)+1, len(all)+2)
+			all = append(all, a[i], b[i])
+		}
+		q.WriteByte(')')
+		if _, err := tx.ExecContext(ctx, q.String(), all...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (sqlite) retryable(err error) bool {
 	var e *msqlite.Error
@@ -128,6 +167,26 @@ func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error
 
 func (postgres) lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error {
 	_, err := tx.ExecContext(ctx, `SELECT id FROM merchants WHERE id = $1 FOR NO KEY UPDATE`, m)
+	return err
+}
+
+// clearMarks and dropPushed skip the rows another transaction holds: a
+// write marking the product again, or queuing a newer quantity, whose new
+// version is not to be deleted. They never wait, so they cannot deadlock
+// with writes that take the same rows in another order.
+func (postgres) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM sync_dirty WHERE ctid = ANY(ARRAY(
+		SELECT d.ctid FROM sync_dirty d JOIN unnest($2::bigint[], $3::bigint[]) x(product_id, version)
+			ON d.product_id = x.product_id AND d.version = x.version
+		WHERE d.merchant_id = $1 FOR UPDATE OF d SKIP LOCKED))`, m, products, versions)
+	return err
+}
+
+func (postgres) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM sync_pending WHERE ctid = ANY(ARRAY(
+		SELECT p.ctid FROM sync_pending p JOIN unnest($2::bigint[], $3::bigint[]) x(listing_id, version)
+			ON p.listing_id = x.listing_id AND p.version = x.version
+		WHERE p.merchant_id = $1 FOR UPDATE OF p SKIP LOCKED))`, m, listings, versions)
 	return err
 }
 

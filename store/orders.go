@@ -453,10 +453,24 @@ func (tx *Tx) insertAllLines(os []*OrderRow) error {
 // insertRows inserts rows of equal width with as few statements as the
 // engines' parameter limits allow; suffix (an ON CONFLICT clause, say)
 // ends each statement.
+// tableOf is the table an "INSERT INTO table (…" statement writes.
+func tableOf(insert string) string {
+	f := strings.Fields(insert)
+	if len(f) < 3 {
+		return ""
+	}
+	name, _, _ := strings.Cut(f[2], "(")
+	return name
+}
+
 func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	if tx.inserted == nil {
+		tx.inserted = map[string]int{}
+	}
+	tx.inserted[tableOf(prefix)] += len(rows)
 	width := len(rows[0])
 	per := max(1, 900/width)
 	for start := 0; start < len(rows); start += per {

@@ -183,3 +183,43 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 		})
 	})
 }
+
+// After a bulk write, PostgreSQL's statistics of the table are refreshed
+// at once, not a minute later by autovacuum: the planner then finds a few
+// rows of a table filled moments ago by its indexes.
+func TestBulkWritesRefreshTheStatistics(t *testing.T) {
+	if os.Getenv(allottest.PostgresEnv) == "" {
+		t.Skipf("%s is not set", allottest.PostgresEnv)
+	}
+	dsn := allottest.Database(t, "postgres")
+	db := open(t, dsn)
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var m int64
+	if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	ps := make([]allot.Product, 3000)
+	for i := range ps {
+		ps[i] = allot.Product{SKU: fmt.Sprintf("SKU-%05d", i), Name: "P"}
+	}
+	if err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error { return tx.InsertProducts(ps) }); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var tuples float64
+		if err := db.Raw().QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'products'::regclass`).Scan(&tuples); err != nil {
+			t.Fatal(err)
+		}
+		if tuples >= 3000 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the planner believes products holds %v rows after 3,000 were inserted", tuples)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

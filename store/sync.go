@@ -3,9 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -42,10 +40,20 @@ func (tx *Tx) Marks(limit int) ([]Mark, error) {
 	return out, rows.Err()
 }
 
-// ClearMark removes a mark, unless it was marked again since it was read.
-func (tx *Tx) ClearMark(m Mark) error {
-	_, err := tx.exec(`DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, tx.M, m.Product, m.Version)
-	return err
+// ClearMarks removes the marks read, but not one marked again since: that
+// one waits for the next plan.
+func (tx *Tx) ClearMarks(marks []Mark) error {
+	for part := range slices.Chunk(marks, 5000) {
+		products := make([]int64, len(part))
+		versions := make([]int64, len(part))
+		for i, m := range part {
+			products[i], versions[i] = m.Product, m.Version
+		}
+		if err := tx.d.clearMarks(tx.ctx, tx.tx, tx.M, products, versions); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MarkAll marks every product of the merchant: a full resync.
@@ -210,11 +218,15 @@ type Push struct {
 // DuePushes reads up to limit pushes of a channel due at tx.Now, oldest
 // change first.
 func (tx *Tx) DuePushes(channelID int64, limit int) ([]Push, error) {
+	// The pushes are chosen first, then joined: the joins are for those
+	// few rows whatever the planner believes of the queue's size.
 	rows, err := tx.query(`SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.quantity, pen.version, pen.first_at,
 		pen.attempts, pub.quantity, COALESCE(pub.confirmed, FALSE)
-		FROM sync_pending pen JOIN listings l ON l.id = pen.listing_id LEFT JOIN products p ON p.id = l.product_id
+		FROM (SELECT listing_id, quantity, version, first_at, attempts FROM sync_pending
+			WHERE channel_id = $1 AND merchant_id = $2 AND due_at <= $3 ORDER BY first_at, listing_id LIMIT `+itoa(limit)+`) pen
+		JOIN listings l ON l.id = pen.listing_id LEFT JOIN products p ON p.id = l.product_id
 		LEFT JOIN publications pub ON pub.listing_id = pen.listing_id
-		WHERE pen.channel_id = $1 AND pen.merchant_id = $2 AND pen.due_at <= $3 ORDER BY pen.first_at, pen.listing_id LIMIT `+itoa(limit),
+		ORDER BY pen.first_at, pen.listing_id`,
 		channelID, tx.M, micros(tx.Now))
 	if err != nil {
 		return nil, err
@@ -337,16 +349,35 @@ type Publication struct {
 	Error      string
 }
 
+const publicationsQuery = `SELECT pub.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pub.quantity, pub.pushed_at, pub.confirmed, pub.error
+	FROM publications pub JOIN listings l ON l.id = pub.listing_id LEFT JOIN products p ON p.id = l.product_id
+	WHERE pub.channel_id = $1 AND pub.merchant_id = $2`
+
 // Publications lists a channel's publications.
 func (tx *Tx) Publications(channelID int64) ([]Publication, error) {
-	rows, err := tx.query(`SELECT pub.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pub.quantity, pub.pushed_at, pub.confirmed, pub.error
-		FROM publications pub JOIN listings l ON l.id = pub.listing_id LEFT JOIN products p ON p.id = l.product_id
-		WHERE pub.channel_id = $1 AND pub.merchant_id = $2 ORDER BY l.external_id`, channelID, tx.M)
+	return tx.scanPublications(nil, publicationsQuery+` ORDER BY l.external_id`, channelID, tx.M)
+}
+
+// PublicationsOf lists a channel's publications of the given listings: a
+// part of the channel, read again without reading it all.
+func (tx *Tx) PublicationsOf(channelID int64, listingIDs []int64) ([]Publication, error) {
+	var out []Publication
+	for _, part := range chunks(listingIDs) {
+		in, args := inList(3, part)
+		var err error
+		if out, err = tx.scanPublications(out, publicationsQuery+` AND pub.listing_id IN `+in, append([]any{channelID, tx.M}, args...)...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (tx *Tx) scanPublications(out []Publication, q string, args ...any) ([]Publication, error) {
+	rows, err := tx.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Publication
 	for rows.Next() {
 		var p Publication
 		var at int64
@@ -512,19 +543,14 @@ func (tx *Tx) ConfirmMany(ps []Push) error {
 		return err
 	}
 	// Forget each pending push unless a newer value replaced it.
-	for start := 0; start < len(ps); start += 400 {
-		part := ps[start:min(len(ps), start+400)]
-		var b strings.Builder
-		args := make([]any, 0, 2*len(part))
-		b.WriteString(`DELETE FROM sync_pending WHERE `)
-		for i, p := range part {
-			if i > 0 {
-				b.WriteString(" OR ")
-			}
-			fmt.Fprintf(&b, "(listing_id = $%d AND version = $%d)", 2*i+1, 2*i+2)
-			args = append(args, p.ListingID, p.Version)
-		}
-		if _, err := tx.exec(b.String(), args...); err != nil {
+	listings := make([]int64, len(ps))
+	versions := make([]int64, len(ps))
+	for i, p := range ps {
+		listings[i], versions[i] = p.ListingID, p.Version
+	}
+	for start := 0; start < len(ps); start += 5000 {
+		end := min(len(ps), start+5000)
+		if err := tx.d.dropPushed(tx.ctx, tx.tx, tx.M, listings[start:end], versions[start:end]); err != nil {
 			return err
 		}
 	}

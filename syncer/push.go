@@ -240,7 +240,11 @@ func (w *Worker) CheckDrift(ctx context.Context, merchant int64, channel string)
 			// A push confirmed while the channel was read makes what was
 			// read no base for a comparison: that listing waits for the
 			// next check.
-			now, err := tx.Publications(ch.ID)
+			read := make([]int64, len(part))
+			for i, p := range part {
+				read[i] = p.ListingID
+			}
+			now, err := tx.PublicationsOf(ch.ID, read)
 			if err != nil {
 				return err
 			}

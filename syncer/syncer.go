@@ -10,13 +10,11 @@
 package syncer
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
@@ -271,16 +269,7 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 		if err := plan(tx, ids, first, w.Settle, false); err != nil {
 			return err
 		}
-		// Cleared in product order, the order in which every write marks
-		// them (store.Tx.Touched): in any other, a clear and a write that
-		// marks two of the same products deadlock on PostgreSQL.
-		slices.SortFunc(marks, func(a, b store.Mark) int { return cmp.Compare(a.Product, b.Product) })
-		for _, mk := range marks {
-			if err := tx.ClearMark(mk); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.ClearMarks(marks)
 	})
 	return n, err
 }
