@@ -39,6 +39,8 @@ type DB struct {
 	mu        sync.Mutex
 	analysing map[string]bool
 	bg        sync.WaitGroup
+
+	cols columnTypes // PostgreSQL's column types, for inserts of arrays
 }
 
 // Open opens the database named by dsn: a postgres:// (or postgresql://)
@@ -195,7 +197,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now 
 	if err != nil {
 		return err
 	}
-	tx := &Tx{ctx: ctx, tx: sqlTx, d: db.d, M: m, Now: now.UTC(), Actor: actor}
+	tx := &Tx{db: db, ctx: ctx, tx: sqlTx, d: db.d, M: m, Now: now.UTC(), Actor: actor}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err

@@ -15,6 +15,7 @@ import (
 // Tx is one transaction for one merchant. Its methods are the storage
 // operations of allot; none of them reads another merchant's rows.
 type Tx struct {
+	db    *DB
 	ctx   context.Context
 	tx    *sql.Tx
 	d     dialect

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// insertRows inserts rows of equal width, given as "INSERT INTO table
+// (columns) VALUES " and an optional suffix (an ON CONFLICT clause, say),
+// in as few statements as it can. On PostgreSQL the rows go as one array a
+// column, thousands a statement (see insertArrays); on SQLite as VALUES
+// lists within its parameter limit. Rows are inserted in the order given,
+// which is the order their row locks are taken in.
+func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	table := tableOf(prefix)
+	if tx.inserted == nil {
+		tx.inserted = map[string]int{}
+	}
+	tx.inserted[table] += len(rows)
+	if tx.d.name() == "postgres" {
+		return tx.insertArrays(prefix, rows, strings.Join(suffix, ""))
+	}
+	width := len(rows[0])
+	per := max(1, 900/width)
+	for start := 0; start < len(rows); start += per {
+		part := rows[start:min(len(rows), start+per)]
+		var b strings.Builder
+		b.WriteString(prefix)
+		args := make([]any, 0, len(part)*width)
+		for i, r := range part {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for j := range r {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "$%d", len(args)+j+1)
+			}
+			b.WriteByte(')')
+			args = append(args, r...)
+		}
+		for _, s := range suffix {
+			b.WriteString(s)
+		}
+		if _, err := tx.exec(b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tableOf is the table an "INSERT INTO table (…" statement writes.
+func tableOf(insert string) string {
+	f := strings.Fields(insert)
+	if len(f) < 3 {
+		return ""
+	}
+	name, _, _ := strings.Cut(f[2], "(")
+	return name
+}
+
+// columnsOf is the column list of an "INSERT INTO table (a, b) VALUES "
+// statement.
+func columnsOf(insert string) []string {
+	_, rest, _ := strings.Cut(insert, "(")
+	list, _, _ := strings.Cut(rest, ")")
+	cols := strings.Split(list, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	return cols
+}
+
+// arrayRows is how many rows one array statement carries.
+const arrayRows = 5000
+
+// insertArrays is insertRows on PostgreSQL: INSERT … SELECT FROM
+// unnest($1::bigint[], $2::text[], …), a typed array a column. The text
+// is the same whatever the number of rows, so it is prepared once per
+// connection and planned once, where a VALUES list of a new length is
+// parsed and planned anew, and its parameters (one an array, not one a
+// value) cost the server far less to read.
+func (tx *Tx) insertArrays(prefix string, rows [][]any, suffix string) error {
+	table, cols := tableOf(prefix), columnsOf(prefix)
+	types := make([]string, len(cols))
+	for i, c := range cols {
+		t, ok := tx.db.columnType(tx, table, c)
+		if !ok {
+			return fmt.Errorf("insert into %s: the type of column %s is not known", table, c)
+		}
+		types[i] = t
+	}
+	var q strings.Builder
+	fmt.Fprintf(&q, "INSERT INTO %s (%s) SELECT * FROM unnest(", table, strings.Join(cols, ", "))
+	for i, t := range types {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "$%d::%s[]", i+1, t)
+	}
+	q.WriteString(")")
+	q.WriteString(suffix)
+	for start := 0; start < len(rows); start += arrayRows {
+		part := rows[start:min(len(rows), start+arrayRows)]
+		args := make([]any, len(cols))
+		for j, t := range types {
+			col, err := column(t, part, j)
+			if err != nil {
+				return fmt.Errorf("insert into %s, column %s: %w", table, cols[j], err)
+			}
+			args[j] = col
+		}
+		if _, err := tx.exec(q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// column gathers column j of rows as a slice of the column's type; nil is
+// NULL.
+func column(typ string, rows [][]any, j int) (any, error) {
+	switch typ {
+	case "bigint":
+		out := make([]*int64, len(rows))
+		for i, r := range rows {
+			switch v := r[j].(type) {
+			case nil:
+			case int64:
+				out[i] = &v
+			case int:
+				n := int64(v)
+				out[i] = &n
+			default:
+				return nil, fmt.Errorf("%T for a bigint", v)
+			}
+		}
+		return out, nil
+	case "text":
+		out := make([]*string, len(rows))
+		for i, r := range rows {
+			switch v := r[j].(type) {
+			case nil:
+			case string:
+				out[i] = &v
+			default:
+				return nil, fmt.Errorf("%T for a text", v)
+			}
+		}
+		return out, nil
+	case "boolean":
+		out := make([]*bool, len(rows))
+		for i, r := range rows {
+			switch v := r[j].(type) {
+			case nil:
+			case bool:
+				out[i] = &v
+			default:
+				return nil, fmt.Errorf("%T for a boolean", v)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no arrays of %s", typ)
+}
+
+// columnTypes holds the type of every column of the schema, read once
+// (and again if a column is missing: a migration ran since).
+type columnTypes struct {
+	mu    sync.Mutex
+	types map[string]string // "table.column" → "bigint", "text", "boolean"
+}
+
+func (db *DB) columnType(tx *Tx, table, col string) (string, bool) {
+	c := &db.cols
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.types[table+"."+col]; ok {
+		return t, true
+	}
+	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
+		WHERE table_schema = current_schema()`)
+	if err != nil {
+		return "", false
+	}
+	defer rows.Close()
+	types := map[string]string{}
+	for rows.Next() {
+		var t, name, typ string
+		if err := rows.Scan(&t, &name, &typ); err != nil {
+			return "", false
+		}
+		types[t+"."+name] = typ
+	}
+	if rows.Err() != nil {
+		return "", false
+	}
+	c.types = types
+	t, ok := types[table+"."+col]
+	return t, ok
+}
