@@ -156,9 +156,9 @@ func (tx *Tx) allocations(where string, args ...any) ([]AllocationRow, error) {
 		ids[i] = r.ID
 	}
 	for _, part := range chunks(ids) {
-		in, args := inList(1, part)
+		in, args := inList(tx.d, 1, part)
 		rows, err := tx.query(`SELECT ac.allocation_id, ac.channel_id, c.code, ac.rule FROM allocation_channels ac
-			JOIN channels c ON c.id = ac.channel_id WHERE ac.allocation_id IN `+in+` ORDER BY ac.allocation_id, c.id`, args...)
+			JOIN channels c ON c.id = ac.channel_id WHERE ac.allocation_id `+in+` ORDER BY ac.allocation_id, c.id`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -180,9 +180,9 @@ func (tx *Tx) allocations(where string, args ...any) ([]AllocationRow, error) {
 		}
 		// Lines, and for all-SKU allocations the SKUs they consumed.
 		rows, err = tx.query(`SELECT x.allocation_id, x.product_id, p.sku, x.quantity, COALESCE(u.consumed, 0) FROM (
-				SELECT allocation_id, product_id, quantity FROM allocation_lines WHERE allocation_id IN `+in+`
+				SELECT allocation_id, product_id, quantity FROM allocation_lines WHERE allocation_id `+in+`
 				UNION ALL
-				SELECT allocation_id, product_id, NULL FROM allocation_usage WHERE allocation_id IN `+in+`
+				SELECT allocation_id, product_id, NULL FROM allocation_usage WHERE allocation_id `+in+`
 					AND NOT EXISTS (SELECT 1 FROM allocation_lines l WHERE l.allocation_id = allocation_usage.allocation_id
 						AND l.product_id = allocation_usage.product_id)
 			) x JOIN products p ON p.id = x.product_id
@@ -234,14 +234,14 @@ func (tx *Tx) FindConflict(except int64, channels []int64, products []int64, all
 	if len(channels) == 0 {
 		return Conflict{}, nil
 	}
-	chIn, chArgs := inList(8, channels)
+	chIn, chArgs := inList(tx.d, 8, channels)
 	base := `SELECT a.id, a.name, c.code, COALESCE(p.sku, ''), a.all_skus_quantity IS NOT NULL
 		FROM allocations a JOIN allocation_channels ac ON ac.allocation_id = a.id JOIN channels c ON c.id = ac.channel_id
 		LEFT JOIN allocation_lines al ON al.allocation_id = a.id LEFT JOIN products p ON p.id = al.product_id
 		WHERE a.merchant_id = $1 AND a.id <> $2 AND (a.ends_at IS NULL OR a.ends_at > $3)
 		AND ($4 = 0 OR a.starts_at IS NULL OR a.starts_at < $5)
 		AND ($6 = 0 OR a.ends_at IS NULL OR a.ends_at > $7)
-		AND ac.channel_id IN ` + chIn
+		AND ac.channel_id ` + chIn
 	var endsFlag, startsFlag int
 	var endsV, startsV int64
 	if endsAt != nil {
@@ -270,8 +270,8 @@ func (tx *Tx) FindConflict(except int64, channels []int64, products []int64, all
 		return c, err
 	}
 	for _, part := range chunks(products) {
-		in, pArgs := inList(8+len(channels), part)
-		if c, err := try(base+` AND al.product_id IN `+in, pArgs); err != nil || c.Exists {
+		in, pArgs := inList(tx.d, 8+len(chArgs), part)
+		if c, err := try(base+` AND al.product_id `+in, pArgs); err != nil || c.Exists {
 			return c, err
 		}
 	}

@@ -241,8 +241,8 @@ func (tx *Tx) NoteListing(channelID int64, externalID string) error {
 func (tx *Tx) ListingsByExternal(channelID int64, ids []string) (map[string]ListingRow, error) {
 	out := make(map[string]ListingRow, len(ids))
 	for _, part := range chunks(ids) {
-		in, args := inList(3, part)
-		ls, err := tx.listings(`AND l.channel_id = $2 AND l.external_id IN `+in, append([]any{channelID}, args...)...)
+		in, args := inList(tx.d, 3, part)
+		ls, err := tx.listings(`AND l.channel_id = $2 AND l.external_id `+in, append([]any{channelID}, args...)...)
 		if err != nil {
 			return nil, err
 		}

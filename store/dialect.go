@@ -153,8 +153,7 @@ func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error
 	// so that two transactions never wait on each other in a circle; a
 	// part stays well under the protocol's 65,535 parameters.
 	for part := range slices.Chunk(ids, 10_000) {
-		in, args := inList(1, part)
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM products WHERE id IN `+in+` ORDER BY id FOR NO KEY UPDATE`, args...)
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM products WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`, part)
 		if err != nil {
 			return err
 		}
@@ -205,11 +204,23 @@ func (postgres) retryable(err error) bool {
 	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01" || e.Code == "23505")
 }
 
-// inList returns "($n, $n+1, …)" for ids, numbered from first, and the args.
-func inList[T any](first int, ids []T) (string, []any) {
+// inList returns the condition that a column is one of ids, with its
+// arguments numbered from first: "IN ($n, $n+1, …)", a value a parameter,
+// on SQLite; "= ANY($n::bigint[])", one array, on PostgreSQL. The caller
+// writes "col " + the condition.
+func inList[T int64 | string](d dialect, first int, ids []T) (string, []any) {
+	if d.name() == "postgres" {
+		// One array: the statement's text is the same for any number of
+		// values, so it is prepared and planned once.
+		typ := "bigint"
+		if _, ok := any(ids).([]string); ok {
+			typ = "text"
+		}
+		return fmt.Sprintf("= ANY($%d::%s[])", first, typ), []any{ids}
+	}
 	var b strings.Builder
 	args := make([]any, len(ids))
-	b.WriteByte('(')
+	b.WriteString("IN (")
 	for i, id := range ids {
 		if i > 0 {
 			b.WriteByte(',')

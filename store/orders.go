@@ -266,10 +266,10 @@ func (tx *Tx) scopedOrders(from, scope, where string, args ...any) ([]*OrderRow,
 		ids[i] = o.ID
 	}
 	for _, part := range chunks(ids) {
-		in, args := inList(1, part)
+		in, args := inList(tx.d, 1, part)
 		rows, err := tx.query(`SELECT l.order_id, l.line_no, COALESCE(l.product_id, 0), COALESCE(p.sku, ''), COALESCE(p.is_bundle, FALSE),
 			COALESCE(l.listing, ''), l.quantity, l.shipped, l.cancelled
-			FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE l.order_id IN `+in+` ORDER BY l.order_id, l.line_no`, args...)
+			FROM order_lines l LEFT JOIN products p ON p.id = l.product_id WHERE l.order_id `+in+` ORDER BY l.order_id, l.line_no`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -287,7 +287,7 @@ func (tx *Tx) scopedOrders(from, scope, where string, args ...any) ([]*OrderRow,
 			return nil, err
 		}
 		rows, err = tx.query(`SELECT u.order_id, u.line_no, u.product_id, p.sku, u.per_line, COALESCE(u.allocation_id, 0)
-			FROM order_units u JOIN products p ON p.id = u.product_id WHERE u.order_id IN `+in+` ORDER BY u.order_id, u.line_no, p.sku`, args...)
+			FROM order_units u JOIN products p ON p.id = u.product_id WHERE u.order_id `+in+` ORDER BY u.order_id, u.line_no, p.sku`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -375,8 +375,8 @@ func (tx *Tx) OrdersByKeys(channelID int64, externalIDs []string) (map[string]*O
 		return out, err
 	}
 	for _, part := range chunks(externalIDs) {
-		in, args := inList(3, part)
-		os, err := tx.channelOrders(`AND o.channel_id = $2 AND o.external_id IN `+in, append([]any{channelID}, args...)...)
+		in, args := inList(tx.d, 3, part)
+		os, err := tx.channelOrders(`AND o.channel_id = $2 AND o.external_id `+in, append([]any{channelID}, args...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -64,11 +64,11 @@ type Unpushed struct {
 func (tx *Tx) UnpushedOf(productIDs []int64) ([]Unpushed, error) {
 	var out []Unpushed
 	for _, part := range chunks(productIDs) {
-		in, args := inList(2, part)
+		in, args := inList(tx.d, 2, part)
 		rows, err := tx.query(`SELECT c.code, l.external_id, p.sku, pen.quantity, pen.attempts, pen.last_error, pen.first_at
 			FROM sync_pending pen JOIN listings l ON l.id = pen.listing_id JOIN channels c ON c.id = pen.channel_id
 			JOIN products p ON p.id = l.product_id
-			WHERE pen.merchant_id = $1 AND l.product_id IN `+in+` ORDER BY c.code, l.external_id`, append([]any{tx.M}, args...)...)
+			WHERE pen.merchant_id = $1 AND l.product_id `+in+` ORDER BY c.code, l.external_id`, append([]any{tx.M}, args...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -98,10 +98,10 @@ type OversoldKey struct{ Channel, SKU string }
 func (tx *Tx) OversoldOf(productIDs []int64) (map[OversoldKey]int, error) {
 	out := map[OversoldKey]int{}
 	for _, part := range chunks(productIDs) {
-		in, args := inList(2, part)
+		in, args := inList(tx.d, 2, part)
 		rows, err := tx.query(`SELECT c.code, p.sku, COUNT(DISTINCT o.id) FROM orders o
 			JOIN channels c ON c.id = o.channel_id JOIN order_units u ON u.order_id = o.id JOIN products p ON p.id = u.product_id
-			WHERE o.merchant_id = $1 AND o.oversold = TRUE AND o.state IN ('open', 'partially_shipped') AND u.product_id IN `+in+`
+			WHERE o.merchant_id = $1 AND o.oversold = TRUE AND o.state IN ('open', 'partially_shipped') AND u.product_id `+in+`
 			GROUP BY c.code, p.sku`, append([]any{tx.M}, args...)...)
 		if err != nil {
 			return nil, err

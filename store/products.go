@@ -39,8 +39,8 @@ func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
 	out := make(map[string]ProductRef, len(skus))
 	parts := chunks(skus)
 	lookup := func(part []string) (*sql.Rows, error) {
-		in, args := inList(2, part)
-		return tx.query(`SELECT id, sku, is_bundle FROM products WHERE merchant_id = $1 AND sku IN `+in, append([]any{tx.M}, args...)...)
+		in, args := inList(tx.d, 2, part)
+		return tx.query(`SELECT id, sku, is_bundle FROM products WHERE merchant_id = $1 AND sku `+in, append([]any{tx.M}, args...)...)
 	}
 	if tx.d.name() == "postgres" {
 		// One probe of the (merchant_id, sku) index a SKU, whatever the
@@ -172,9 +172,9 @@ func (tx *Tx) products(where string, args []any, limit int) ([]allot.Product, er
 		return nil, err
 	}
 	for _, part := range chunks(bundles) {
-		in, args := inList(1, part)
+		in, args := inList(tx.d, 1, part)
 		rows, err := tx.query(`SELECT b.bundle_id, p.sku, b.quantity FROM bundle_components b JOIN products p ON p.id = b.component_id
-			WHERE b.bundle_id IN `+in+` ORDER BY b.bundle_id, b.position`, args...)
+			WHERE b.bundle_id `+in+` ORDER BY b.bundle_id, b.position`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -207,9 +207,9 @@ func (tx *Tx) Expansion(refs []ProductRef) (map[int64][]Part, error) {
 		}
 	}
 	for _, part := range chunks(bundles) {
-		in, args := inList(1, part)
+		in, args := inList(tx.d, 1, part)
 		rows, err := tx.query(`SELECT b.bundle_id, b.component_id, p.sku, b.quantity FROM bundle_components b
-			JOIN products p ON p.id = b.component_id WHERE b.bundle_id IN `+in+` ORDER BY b.bundle_id, b.position`, args...)
+			JOIN products p ON p.id = b.component_id WHERE b.bundle_id `+in+` ORDER BY b.bundle_id, b.position`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -241,8 +241,8 @@ type Part struct {
 func (tx *Tx) BundlesOf(ids []int64) ([]int64, error) {
 	var out []int64
 	for _, part := range chunks(ids) {
-		in, args := inList(1, part)
-		got, err := scanIDs(tx.query(`SELECT DISTINCT bundle_id FROM bundle_components WHERE component_id IN `+in, args...))
+		in, args := inList(tx.d, 1, part)
+		got, err := scanIDs(tx.query(`SELECT DISTINCT bundle_id FROM bundle_components WHERE component_id `+in, args...))
 		if err != nil {
 			return nil, err
 		}

@@ -285,8 +285,8 @@ func (tx *Tx) snapshotQueries(s *Snapshot) func(q, col string, args []any, scan 
 		if !s.scoped {
 			return "", nil
 		}
-		in, args := inList(first, s.scope)
-		return " AND " + col + " IN " + in, args
+		in, args := inList(tx.d, first, s.scope)
+		return " AND " + col + " " + in, args
 	}
 	return func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
 		m := ""
@@ -329,8 +329,8 @@ func (tx *Tx) withComponents(ids []int64) ([]int64, error) {
 		}
 	}
 	for _, part := range chunks(out) {
-		in, args := inList(1, part)
-		comps, err := scanIDs(tx.query(`SELECT component_id FROM bundle_components WHERE bundle_id IN `+in, args...))
+		in, args := inList(tx.d, 1, part)
+		comps, err := scanIDs(tx.query(`SELECT component_id FROM bundle_components WHERE bundle_id `+in, args...))
 		if err != nil {
 			return nil, err
 		}

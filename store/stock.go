@@ -248,8 +248,8 @@ func (tx *Tx) StockRows(productIDs []int64) (map[StockKey]StockRow, error) {
 	for _, part := range chunks(productIDs) {
 		// By the primary key: +merchant_id keeps the planners off the
 		// merchant index.
-		in, args := inList(2, part)
-		if err := tx.scanStock(out, nil, `+merchant_id = $1 AND product_id IN `+in, append([]any{tx.M}, args...)...); err != nil {
+		in, args := inList(tx.d, 2, part)
+		if err := tx.scanStock(out, nil, `+merchant_id = $1 AND product_id `+in, append([]any{tx.M}, args...)...); err != nil {
 			return nil, err
 		}
 	}

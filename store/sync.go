@@ -116,8 +116,8 @@ func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 	ids := append(append([]int64{}, productIDs...), bundles...)
 	slices.Sort(ids)
 	for _, part := range chunks(slices.Compact(ids)) {
-		in, args := inList(2, part)
-		if err := scan(q+` AND l.product_id IN `+in+` ORDER BY l.id`, append([]any{tx.M}, args...)...); err != nil {
+		in, args := inList(tx.d, 2, part)
+		if err := scan(q+` AND l.product_id `+in+` ORDER BY l.id`, append([]any{tx.M}, args...)...); err != nil {
 			return nil, err
 		}
 	}
@@ -363,9 +363,9 @@ func (tx *Tx) Publications(channelID int64) ([]Publication, error) {
 func (tx *Tx) PublicationsOf(channelID int64, listingIDs []int64) ([]Publication, error) {
 	var out []Publication
 	for _, part := range chunks(listingIDs) {
-		in, args := inList(3, part)
+		in, args := inList(tx.d, 3, part)
 		var err error
-		if out, err = tx.scanPublications(out, publicationsQuery+` AND pub.listing_id IN `+in, append([]any{channelID, tx.M}, args...)...); err != nil {
+		if out, err = tx.scanPublications(out, publicationsQuery+` AND pub.listing_id `+in, append([]any{channelID, tx.M}, args...)...); err != nil {
 			return nil, err
 		}
 	}
@@ -488,8 +488,8 @@ func (tx *Tx) SetPendingMany(ps []PendingSet, first time.Time) error {
 		ids[i] = p.Listing.ListingID
 	}
 	for _, part := range chunks(ids) {
-		in, args := inList(1, part)
-		rows, err := tx.query(`UPDATE listings SET push_version = push_version + 1 WHERE id IN `+in+` RETURNING id, push_version`, args...)
+		in, args := inList(tx.d, 1, part)
+		rows, err := tx.query(`UPDATE listings SET push_version = push_version + 1 WHERE id `+in+` RETURNING id, push_version`, args...)
 		if err != nil {
 			return err
 		}
@@ -517,8 +517,8 @@ func (tx *Tx) SetPendingMany(ps []PendingSet, first time.Time) error {
 // DropPendingMany is DropPending for many listings.
 func (tx *Tx) DropPendingMany(listingIDs []int64) error {
 	for _, part := range chunks(listingIDs) {
-		in, args := inList(2, part)
-		if _, err := tx.exec(`DELETE FROM sync_pending WHERE merchant_id = $1 AND listing_id IN `+in, append([]any{tx.M}, args...)...); err != nil {
+		in, args := inList(tx.d, 2, part)
+		if _, err := tx.exec(`DELETE FROM sync_pending WHERE merchant_id = $1 AND listing_id `+in, append([]any{tx.M}, args...)...); err != nil {
 			return err
 		}
 	}
