@@ -449,4 +449,3 @@ func (tx *Tx) insertAllLines(os []*OrderRow) error {
 	}
 	return tx.insertRows(`INSERT INTO order_units (order_id, line_no, product_id, per_line, allocation_id) VALUES `, units)
 }
-
