@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,12 +10,56 @@ import (
 // insertRows inserts rows of equal width, given as "INSERT INTO table
 // (columns) VALUES " and an optional suffix (an ON CONFLICT clause, say),
 // in as few statements as it can. On PostgreSQL the rows go as one array a
-// column, thousands a statement (see insertArrays); on SQLite as VALUES
+// column, thousands a statement (see arrayInsert); on SQLite as VALUES
 // lists within its parameter limit. Rows are inserted in the order given,
 // which is the order their row locks are taken in.
 func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
+	stmts, err := tx.inserts(prefix, rows, strings.Join(suffix, ""))
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if _, err := tx.exec(st.q, st.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertReturning is insertRows with a RETURNING clause, whose rows scan
+// reads one at a time.
+func (tx *Tx) insertReturning(prefix string, rows [][]any, returning string, scan func(*sql.Rows) error) error {
+	stmts, err := tx.inserts(prefix, rows, " RETURNING "+returning)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		rs, err := tx.query(st.q, st.args...)
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			if err := scan(rs); err != nil {
+				rs.Close()
+				return err
+			}
+		}
+		if err := rs.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type statement struct {
+	q    string
+	args []any
+}
+
+// inserts writes the statements that insert rows.
+func (tx *Tx) inserts(prefix string, rows [][]any, suffix string) ([]statement, error) {
 	if len(rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	table := tableOf(prefix)
 	if tx.inserted == nil {
@@ -22,8 +67,9 @@ func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 	}
 	tx.inserted[table] += len(rows)
 	if tx.d.name() == "postgres" {
-		return tx.insertArrays(prefix, rows, strings.Join(suffix, ""))
+		return tx.arrayInserts(prefix, rows, suffix)
 	}
+	var out []statement
 	width := len(rows[0])
 	per := max(1, 900/width)
 	for start := 0; start < len(rows); start += per {
@@ -45,14 +91,10 @@ func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 			b.WriteByte(')')
 			args = append(args, r...)
 		}
-		for _, s := range suffix {
-			b.WriteString(s)
-		}
-		if _, err := tx.exec(b.String(), args...); err != nil {
-			return err
-		}
+		b.WriteString(suffix)
+		out = append(out, statement{b.String(), args})
 	}
-	return nil
+	return out, nil
 }
 
 // tableOf is the table an "INSERT INTO table (…" statement writes.
@@ -80,19 +122,19 @@ func columnsOf(insert string) []string {
 // arrayRows is how many rows one array statement carries.
 const arrayRows = 5000
 
-// insertArrays is insertRows on PostgreSQL: INSERT … SELECT FROM
+// arrayInserts are the inserts of PostgreSQL: INSERT … SELECT FROM
 // unnest($1::bigint[], $2::text[], …), a typed array a column. The text
 // is the same whatever the number of rows, so it is prepared once per
 // connection and planned once, where a VALUES list of a new length is
 // parsed and planned anew, and its parameters (one an array, not one a
 // value) cost the server far less to read.
-func (tx *Tx) insertArrays(prefix string, rows [][]any, suffix string) error {
+func (tx *Tx) arrayInserts(prefix string, rows [][]any, suffix string) ([]statement, error) {
 	table, cols := tableOf(prefix), columnsOf(prefix)
 	types := make([]string, len(cols))
 	for i, c := range cols {
 		t, ok := tx.db.columnType(tx, table, c)
 		if !ok {
-			return fmt.Errorf("insert into %s: the type of column %s is not known", table, c)
+			return nil, fmt.Errorf("insert into %s: the type of column %s is not known", table, c)
 		}
 		types[i] = t
 	}
@@ -106,21 +148,20 @@ func (tx *Tx) insertArrays(prefix string, rows [][]any, suffix string) error {
 	}
 	q.WriteString(")")
 	q.WriteString(suffix)
+	var out []statement
 	for start := 0; start < len(rows); start += arrayRows {
 		part := rows[start:min(len(rows), start+arrayRows)]
 		args := make([]any, len(cols))
 		for j, t := range types {
 			col, err := column(t, part, j)
 			if err != nil {
-				return fmt.Errorf("insert into %s, column %s: %w", table, cols[j], err)
+				return nil, fmt.Errorf("insert into %s, column %s: %w", table, cols[j], err)
 			}
 			args[j] = col
 		}
-		if _, err := tx.exec(q.String(), args...); err != nil {
-			return err
-		}
+		out = append(out, statement{q.String(), args})
 	}
-	return nil
+	return out, nil
 }
 
 // column gathers column j of rows as a slice of the column's type; nil is

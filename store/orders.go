@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/allot/allot"
@@ -390,44 +387,33 @@ func (tx *Tx) OrdersByKeys(channelID int64, externalIDs []string) (map[string]*O
 // InsertOrders stores new orders, many rows a statement, and sets their ids.
 func (tx *Tx) InsertOrders(os []*OrderRow) error {
 	now := micros(tx.Now)
-	const per = 50 // orders a statement: 14 parameters each
-	for start := 0; start < len(os); start += per {
-		part := os[start:min(len(os), start+per)]
-		var b strings.Builder
-		args := make([]any, 0, len(part)*14)
-		b.WriteString(`INSERT INTO orders (merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
-			oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at) VALUES `)
-		for i, o := range part {
-			o.CreatedAt, o.UpdatedAt = tx.Now, tx.Now
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			n := len(args)
-			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
-			args = append(args, tx.M, o.ChannelID, o.ExternalID, string(o.Kind), string(o.Payment), string(o.State), o.Counts,
-				o.NeedsAttention, o.Oversold, nullID(o.WarehouseID), nullTime(o.ExpiresAt), nullTime(o.SourceUpdatedAt), now, now)
-		}
-		b.WriteString(` RETURNING id, channel_id, external_id`)
-		rows, err := tx.query(b.String(), args...)
-		if err != nil {
-			return err
-		}
-		ids := map[[2]string]int64{}
-		for rows.Next() {
-			var id, ch int64
-			var ext string
-			if err := rows.Scan(&id, &ch, &ext); err != nil {
-				rows.Close()
+	rows := make([][]any, len(os))
+	for i, o := range os {
+		o.CreatedAt, o.UpdatedAt = tx.Now, tx.Now
+		rows[i] = []any{tx.M, o.ChannelID, o.ExternalID, string(o.Kind), string(o.Payment), string(o.State), o.Counts,
+			o.NeedsAttention, o.Oversold, nullID(o.WarehouseID), nullTime(o.ExpiresAt), nullTime(o.SourceUpdatedAt), now, now}
+	}
+	type key struct {
+		channel  int64
+		external string
+	}
+	ids := make(map[key]int64, len(os))
+	err := tx.insertReturning(`INSERT INTO orders (merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
+		oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at) VALUES `, rows, `id, channel_id, external_id`,
+		func(r *sql.Rows) error {
+			var id int64
+			var k key
+			if err := r.Scan(&id, &k.channel, &k.external); err != nil {
 				return err
 			}
-			ids[[2]string{strconv.FormatInt(ch, 10), ext}] = id
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		for _, o := range part {
-			o.ID = ids[[2]string{strconv.FormatInt(o.ChannelID, 10), o.ExternalID}]
-		}
+			ids[k] = id
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, o := range os {
+		o.ID = ids[key{o.ChannelID, o.ExternalID}]
 	}
 	return tx.insertAllLines(os)
 }
