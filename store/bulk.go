@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -18,12 +19,61 @@ func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 	if err != nil {
 		return err
 	}
+	return tx.execAll(stmts)
+}
+
+// execAll runs statements.
+func (tx *Tx) execAll(stmts []statement) error {
 	for _, st := range stmts {
-		if _, err := tx.exec(st.q, st.args...); err != nil {
+		stmt, err := tx.prepared(st.q)
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(tx.ctx, st.args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// prepared is q prepared once in this transaction (which closes it as it
+// ends), for the statements run a row at a time on SQLite. On PostgreSQL,
+// where pgx prepares and caches every statement itself, a statement is
+// run in one call, without preparing it first.
+func (tx *Tx) prepared(q string) (interface {
+	ExecContext(context.Context, ...any) (sql.Result, error)
+	QueryContext(context.Context, ...any) (*sql.Rows, error)
+}, error) {
+	tx.forgetIfConfig(q)
+	if tx.d.name() == "postgres" {
+		return direct{tx, q}, nil
+	}
+	if st, ok := tx.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := tx.tx.PrepareContext(tx.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[q] = st
+	return st, nil
+}
+
+// direct runs a statement text in a transaction.
+type direct struct {
+	tx *Tx
+	q  string
+}
+
+func (d direct) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return d.tx.tx.ExecContext(ctx, d.q, args...)
+}
+
+func (d direct) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	return d.tx.tx.QueryContext(ctx, d.q, args...)
 }
 
 // insertReturning is insertRows with a RETURNING clause, whose rows scan
@@ -34,7 +84,11 @@ func (tx *Tx) insertReturning(prefix string, rows [][]any, returning string, sca
 		return err
 	}
 	for _, st := range stmts {
-		rs, err := tx.query(st.q, st.args...)
+		stmt, err := tx.prepared(st.q)
+		if err != nil {
+			return err
+		}
+		rs, err := stmt.QueryContext(tx.ctx, st.args...)
 		if err != nil {
 			return err
 		}
@@ -69,30 +123,23 @@ func (tx *Tx) inserts(prefix string, rows [][]any, suffix string) ([]statement, 
 	if tx.d.name() == "postgres" {
 		return tx.arrayInserts(prefix, rows, suffix)
 	}
-	var out []statement
-	width := len(rows[0])
-	per := max(1, 900/width)
-	for start := 0; start < len(rows); start += per {
-		part := rows[start:min(len(rows), start+per)]
-		var b strings.Builder
-		b.WriteString(prefix)
-		args := make([]any, 0, len(part)*width)
-		for i, r := range part {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('(')
-			for j := range r {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, "$%d", len(args)+j+1)
-			}
-			b.WriteByte(')')
-			args = append(args, r...)
+	// SQLite runs in this process: a statement a row costs no round trip,
+	// and one prepared statement serves every row, where a long VALUES
+	// list is prepared anew and its many parameters bound by name.
+	var b strings.Builder
+	b.WriteString(prefix)
+	b.WriteByte('(')
+	for j := range rows[0] {
+		if j > 0 {
+			b.WriteByte(',')
 		}
-		b.WriteString(suffix)
-		out = append(out, statement{b.String(), args})
+		fmt.Fprintf(&b, "$%d", j+1)
+	}
+	b.WriteByte(')')
+	b.WriteString(suffix)
+	out := make([]statement, len(rows))
+	for i, r := range rows {
+		out[i] = statement{b.String(), r}
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -80,33 +81,25 @@ func (sqlite) lockMerchant(context.Context, *sql.Tx, int64) error { return nil }
 
 func (sqlite) lockMigrations(context.Context, *sql.Tx) error { return nil }
 
-// clearMarks: one writer, so no lock to wait for.
+// clearMarks and dropPushed: one writer, so no lock to wait for; a
+// statement a pair, prepared once.
 func (sqlite) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
-	return deletePairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND (product_id, version) IN `, []any{m}, products, versions)
+	return deletePairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, m, products, versions)
 }
 
 func (sqlite) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
-	return deletePairs(ctx, tx, `DELETE FROM sync_pending WHERE merchant_id = $1 AND (listing_id, version) IN `, []any{m}, listings, versions)
+	return deletePairs(ctx, tx, `DELETE FROM sync_pending WHERE merchant_id = $1 AND listing_id = $2 AND version = $3`, m, listings, versions)
 }
 
-// deletePairs runs prefix followed by a list of row values (a[i], b[i]),
-// a few hundred a statement, after the arguments args.
-func deletePairs(ctx context.Context, tx *sql.Tx, prefix string, args []any, a, b []int64) error {
-	for start := 0; start < len(a); start += 400 {
-		end := min(len(a), start+400)
-		var q strings.Builder
-		all := append(make([]any, 0, len(args)+2*(end-start)), args...)
-		q.WriteString(prefix)
-		q.WriteString(`(VALUES `)
-		for i := start; i < end; i++ {
-			if i > start {
-				q.WriteByte(',')
-			}
-			fmt.Fprintf(&q, "($%d,$%d)", len(all)+1, len(all)+2)
-			all = append(all, a[i], b[i])
-		}
-		q.WriteByte(')')
-		if _, err := tx.ExecContext(ctx, q.String(), all...); err != nil {
+// deletePairs runs q (merchant, a[i], b[i]) for each i.
+func deletePairs(ctx context.Context, tx *sql.Tx, q string, m int64, a, b []int64) error {
+	st, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i := range a {
+		if _, err := st.ExecContext(ctx, m, a[i], b[i]); err != nil {
 			return err
 		}
 	}
@@ -205,9 +198,9 @@ func (postgres) retryable(err error) bool {
 }
 
 // inList returns the condition that a column is one of ids, with its
-// arguments numbered from first: "IN ($n, $n+1, …)", a value a parameter,
-// on SQLite; "= ANY($n::bigint[])", one array, on PostgreSQL. The caller
-// writes "col " + the condition.
+// arguments numbered from first: one typed array on PostgreSQL; on SQLite
+// one JSON array of ids, or a parameter a string. The caller writes
+// "col " + the condition.
 func inList[T int64 | string](d dialect, first int, ids []T) (string, []any) {
 	if d.name() == "postgres" {
 		// One array: the statement's text is the same for any number of
@@ -218,6 +211,21 @@ func inList[T int64 | string](d dialect, first int, ids []T) (string, []any) {
 		}
 		return fmt.Sprintf("= ANY($%d::%s[])", first, typ), []any{ids}
 	}
+	if ints, ok := any(ids).([]int64); ok {
+		// One JSON array, whose elements json_each lists: one parameter,
+		// and a text that does not change with the number of ids.
+		list := make([]byte, 0, 8*len(ints)+2)
+		list = append(list, '[')
+		for i, id := range ints {
+			if i > 0 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, id, 10)
+		}
+		return fmt.Sprintf("IN (SELECT value FROM json_each($%d))", first), []any{string(append(list, ']'))}
+	}
+	// Strings as parameters of their own: JSON would not carry every
+	// byte string unchanged.
 	var b strings.Builder
 	args := make([]any, len(ids))
 	b.WriteString("IN (")

@@ -31,6 +31,7 @@ type Tx struct {
 	marked     bool // the outbox got marks: the synchronisation has work
 	// inserted counts the rows inserted, by table, many a statement.
 	inserted map[string]int
+	stmts    map[string]*sql.Stmt // prepared in this transaction (SQLite)
 
 	// The merchant's channels and warehouses, as this transaction read
 	// them: read once, and forgotten when it writes to either.
