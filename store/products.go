@@ -14,9 +14,10 @@ type ProductRef struct {
 	Bundle bool
 }
 
-// chunk is how many values one IN list holds, well below the engines'
-// limits on parameters.
-const chunk = 500
+// chunk is how many values one list of ids or keys holds: one array on
+// PostgreSQL, one JSON array (ids) or a parameter a key on SQLite, well
+// below its limit of 32,766 parameters.
+const chunk = 5000
 
 func chunks[T any](all []T) [][]T {
 	var out [][]T
