@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -89,7 +90,10 @@ func (db *DB) Close() error {
 
 // Migrate applies the migrations not yet applied, each in its own
 // transaction, and records them. It is safe to call on every start.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) error { return db.migrateTo(ctx, math.MaxInt64) }
+
+// migrateTo applies the migrations not yet applied up to version upTo.
+func (db *DB) migrateTo(ctx context.Context, upTo int64) error {
 	dir := "migrations/" + db.d.name()
 	entries, err := fs.ReadDir(migrations, dir)
 	if err != nil {
@@ -117,6 +121,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 		var version int64
 		if _, err := fmt.Sscanf(name, "%d_", &version); err != nil {
 			return fmt.Errorf("migration %s: name must start with its number", name)
+		}
+		if version > upTo {
+			break
 		}
 		body, err := migrations.ReadFile(dir + "/" + name)
 		if err != nil {

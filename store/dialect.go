@@ -34,8 +34,8 @@ type dialect interface {
 	// clearMarks deletes the outbox marks of merchant m whose product and
 	// version are at the same index of products and versions.
 	clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error
-	// dropPushed deletes the pending pushes whose listing and version are
-	// at the same index of listings and versions: pushed, not replaced.
+	// dropPushed marks done the pending pushes whose listing and version
+	// are at the same index of listings and versions: pushed, not replaced.
 	dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error
 	retryable(err error) bool
 }
@@ -84,15 +84,15 @@ func (sqlite) lockMigrations(context.Context, *sql.Tx) error { return nil }
 // clearMarks and dropPushed: one writer, so no lock to wait for; a
 // statement a pair, prepared once.
 func (sqlite) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
-	return deletePairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, m, products, versions)
+	return execPairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, m, products, versions)
 }
 
 func (sqlite) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
-	return deletePairs(ctx, tx, `DELETE FROM sync_pending WHERE merchant_id = $1 AND listing_id = $2 AND version = $3`, m, listings, versions)
+	return execPairs(ctx, tx, `UPDATE sync_pending SET done = TRUE WHERE merchant_id = $1 AND listing_id = $2 AND version = $3 AND NOT done`, m, listings, versions)
 }
 
-// deletePairs runs q (merchant, a[i], b[i]) for each i.
-func deletePairs(ctx context.Context, tx *sql.Tx, q string, m int64, a, b []int64) error {
+// execPairs runs q (merchant, a[i], b[i]) for each i.
+func execPairs(ctx context.Context, tx *sql.Tx, q string, m int64, a, b []int64) error {
 	st, err := tx.PrepareContext(ctx, q)
 	if err != nil {
 		return err
@@ -175,10 +175,10 @@ func (postgres) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, v
 }
 
 func (postgres) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM sync_pending WHERE ctid = ANY(ARRAY(
+	_, err := tx.ExecContext(ctx, `UPDATE sync_pending SET done = TRUE WHERE ctid = ANY(ARRAY(
 		SELECT p.ctid FROM sync_pending p JOIN unnest($2::bigint[], $3::bigint[]) x(listing_id, version)
 			ON p.listing_id = x.listing_id AND p.version = x.version
-		WHERE p.merchant_id = $1 FOR UPDATE OF p SKIP LOCKED))`, m, listings, versions)
+		WHERE p.merchant_id = $1 AND NOT p.done FOR UPDATE OF p SKIP LOCKED))`, m, listings, versions)
 	return err
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -182,6 +183,144 @@ func TestClearingMarksKeepsWhatWasMarkedAgain(t *testing.T) {
 			if !got[id] {
 				t.Fatalf("marks left %v, want the products %v", left, want)
 			}
+		}
+	})
+}
+
+// A listing's push versions only grow: its pending row outlives each push
+// (done, not deleted), and every quantity queued after gets the next
+// version, whether the row waited or was done; a push confirmed after a
+// newer quantity arrived leaves that quantity waiting.
+func TestPushVersionsOfAListingOnlyGrow(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db := open(t, allottest.Database(t, engine))
+		ctx := context.Background()
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var m int64
+		if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		var l store.PushListing
+		err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+			ref, _, err := tx.PutProduct(allot.Product{SKU: "tee", Name: "T-shirt"}, nil)
+			if err != nil {
+				return err
+			}
+			ch, _, err := tx.PutChannel(allot.Channel{Code: "shop", Platform: allot.Generic}, nil)
+			if err != nil {
+				return err
+			}
+			if err := tx.PutListing(ch, "L-tee", &ref.ID, true); err != nil {
+				return err
+			}
+			ls, err := tx.PushListings(nil)
+			if err != nil || len(ls) != 1 {
+				return fmt.Errorf("push listings %v, %v", ls, err)
+			}
+			l = ls[0]
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queue := func(q int) {
+			t.Helper()
+			if err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error { return tx.SetPending(l, q, tx.Now, tx.Now) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		due := func() []store.Push {
+			t.Helper()
+			var ps []store.Push
+			if err := db.Read(ctx, m, time.Now(), func(tx *store.Tx) (err error) { ps, err = tx.DuePushes(l.ChannelID, 10); return err }); err != nil {
+				t.Fatal(err)
+			}
+			return ps
+		}
+		confirm := func(p store.Push) {
+			t.Helper()
+			if err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error { return tx.ConfirmMany([]store.Push{p}) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		queue(5)
+		first := due()
+		if len(first) != 1 || first[0].Quantity != 5 {
+			t.Fatalf("due %+v, want 5", first)
+		}
+		confirm(first[0])
+		if ps := due(); len(ps) != 0 {
+			t.Fatalf("due %+v after the push was confirmed", ps)
+		}
+		queue(4)
+		second := due()
+		if len(second) != 1 || second[0].Quantity != 4 || second[0].Version <= first[0].Version {
+			t.Fatalf("due %+v after %+v: want 4 at a higher version", second, first)
+		}
+		queue(3) // while 4 is being pushed
+		confirm(second[0])
+		third := due()
+		if len(third) != 1 || third[0].Quantity != 3 || third[0].Version <= second[0].Version {
+			t.Fatalf("due %+v after %+v was confirmed: want 3, still waiting, at a higher version", third, second)
+		}
+	})
+}
+
+// A database that queued pushes before pending rows outlived their push
+// keeps every version it gave: a listing pushed before goes on from its
+// last version, and a push still waiting stays waiting at its own.
+func TestUpgradeKeepsThePushVersionsGiven(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db := open(t, allottest.Database(t, engine))
+		ctx := context.Background()
+		if err := db.MigrateToForTest(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		raw := db.Raw()
+		for _, q := range []string{
+			`INSERT INTO merchants (id, code, name, created_at) VALUES (1, 'm', 'M', 0)`,
+			`INSERT INTO products (id, merchant_id, sku, name, barcode, is_bundle, created_at, updated_at) VALUES (1, 1, 'tee', 'T', '', FALSE, 0, 0)`,
+			`INSERT INTO channels (id, merchant_id, code, name, platform, count_unpaid, all_warehouses, settings, created_at, updated_at)
+				VALUES (1, 1, 'shop', 'Shop', 'generic', FALSE, TRUE, '{}', 0, 0)`,
+			`INSERT INTO listings (id, merchant_id, channel_id, external_id, product_id, enabled, created_at, updated_at, push_version)
+				VALUES (1, 1, 1, 'L-pushed', 1, TRUE, 0, 0, 7), (2, 1, 1, 'L-waiting', 1, TRUE, 0, 0, 4)`,
+			`INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at) VALUES (2, 1, 1, 9, 4, 0, 0)`,
+		} {
+			if _, err := raw.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var pushed store.PushListing
+		err := db.Write(ctx, 1, "t", time.Now(), func(tx *store.Tx) error {
+			ls, err := tx.PushListings(nil)
+			if err != nil {
+				return err
+			}
+			for _, l := range ls {
+				if l.ExternalID == "L-pushed" {
+					pushed = l
+				}
+			}
+			return tx.SetPending(pushed, 3, tx.Now, tx.Now)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var due []store.Push
+		if err := db.Read(ctx, 1, time.Now(), func(tx *store.Tx) (err error) { due, err = tx.DuePushes(1, 10); return err }); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][2]int64{}
+		for _, p := range due {
+			got[p.ExternalID] = [2]int64{int64(p.Quantity), p.Version}
+		}
+		if got["L-waiting"] != [2]int64{9, 4} || got["L-pushed"] != [2]int64{3, 8} {
+			t.Fatalf("due (quantity, version) by listing: %v; want L-waiting (9, 4) and L-pushed (3, 8)", got)
 		}
 	})
 }

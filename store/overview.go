@@ -68,7 +68,7 @@ func (tx *Tx) UnpushedOf(productIDs []int64) ([]Unpushed, error) {
 		rows, err := tx.query(`SELECT c.code, l.external_id, p.sku, pen.quantity, pen.attempts, pen.last_error, pen.first_at
 			FROM sync_pending pen JOIN listings l ON l.id = pen.listing_id JOIN channels c ON c.id = pen.channel_id
 			JOIN products p ON p.id = l.product_id
-			WHERE pen.merchant_id = $1 AND l.product_id `+in+` ORDER BY c.code, l.external_id`, append([]any{tx.M}, args...)...)
+			WHERE pen.merchant_id = $1 AND NOT pen.done AND l.product_id `+in+` ORDER BY c.code, l.external_id`, append([]any{tx.M}, args...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -62,8 +62,8 @@ func TestMigrationsApplyOnceEvenFromSeveralProcessesAtOnce(t *testing.T) {
 		if err := db.Migrate(context.Background()); err != nil {
 			t.Fatalf("migrate again: %v", err)
 		}
-		if v, err := db.Version(context.Background()); err != nil || v != 3 {
-			t.Fatalf("version %d, %v; want 3", v, err)
+		if v, err := db.Version(context.Background()); err != nil || v != 4 {
+			t.Fatalf("version %d, %v; want 4", v, err)
 		}
 	})
 }

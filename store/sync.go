@@ -86,7 +86,7 @@ const pushPlatforms = `('shopify', 'generic', 'file')`
 func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 	q := `SELECT l.id, l.channel_id, l.product_id, c.code, l.external_id, l.push_ref, p.sku, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
 		FROM listings l JOIN channels c ON c.id = l.channel_id JOIN products p ON p.id = l.product_id
-		LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id
+		LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id AND NOT pen.done
 		WHERE l.merchant_id = $1 AND l.enabled = TRUE AND c.platform IN ` + pushPlatforms
 	var out []PushListing
 	scan := func(q string, args ...any) error {
@@ -129,24 +129,7 @@ func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 // never puts a push off for ever); first is when the change it carries was
 // made (kept if an older one is waiting).
 func (tx *Tx) SetPending(l PushListing, quantity int, due, first time.Time) error {
-	var version int64
-	if err := tx.row(`UPDATE listings SET push_version = push_version + 1 WHERE id = $1 RETURNING push_version`,
-		l.ListingID).Scan(&version); err != nil {
-		return err
-	}
-	_, err := tx.exec(`INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at)
-		VALUES ($1, $2, $3, $4, $7, $5, $6) ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity,
-		version = excluded.version, attempts = 0,
-		due_at = CASE WHEN excluded.due_at < sync_pending.due_at THEN excluded.due_at ELSE sync_pending.due_at END`,
-		l.ListingID, l.ChannelID, tx.M, quantity, micros(due), micros(first), version)
-	return err
-}
-
-// DropPending forgets what was waiting for a listing: its quantity came
-// back to what the channel shows.
-func (tx *Tx) DropPending(listingID int64) error {
-	_, err := tx.exec(`DELETE FROM sync_pending WHERE listing_id = $1 AND merchant_id = $2`, listingID, tx.M)
-	return err
+	return tx.SetPendingMany([]PendingSet{{Listing: l, Quantity: quantity, Due: due}}, first)
 }
 
 // ChannelDue is a channel with pushes due.
@@ -159,7 +142,7 @@ type ChannelDue struct {
 func (db *DB) DueChannels(ctx context.Context, now time.Time, owner string) ([]ChannelDue, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT p.merchant_id, p.channel_id FROM sync_pending p
 		LEFT JOIN sync_channels s ON s.channel_id = p.channel_id
-		WHERE p.due_at <= $1 AND (s.lease_until IS NULL OR s.lease_until < $1 OR s.lease_owner = $2)`, micros(now), owner)
+		WHERE NOT p.done AND p.due_at <= $1 AND (s.lease_until IS NULL OR s.lease_until < $1 OR s.lease_owner = $2)`, micros(now), owner)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +206,7 @@ func (tx *Tx) DuePushes(channelID int64, limit int) ([]Push, error) {
 	rows, err := tx.query(`SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.quantity, pen.version, pen.first_at,
 		pen.attempts, pub.quantity, COALESCE(pub.confirmed, FALSE)
 		FROM (SELECT listing_id, quantity, version, first_at, attempts FROM sync_pending
-			WHERE channel_id = $1 AND merchant_id = $2 AND due_at <= $3 ORDER BY first_at, listing_id LIMIT `+itoa(limit)+`) pen
+			WHERE channel_id = $1 AND merchant_id = $2 AND NOT done AND due_at <= $3 ORDER BY first_at, listing_id LIMIT `+itoa(limit)+`) pen
 		JOIN listings l ON l.id = pen.listing_id LEFT JOIN products p ON p.id = l.product_id
 		LEFT JOIN publications pub ON pub.listing_id = pen.listing_id
 		ORDER BY pen.first_at, pen.listing_id`,
@@ -255,7 +238,7 @@ func (tx *Tx) Confirm(p Push, quantity int, outcome, detail string) error {
 		pushed_at = excluded.pushed_at, confirmed = TRUE, error = ''`, p.ListingID, p.ChannelID, tx.M, quantity, now); err != nil {
 		return err
 	}
-	if _, err := tx.exec(`DELETE FROM sync_pending WHERE listing_id = $1 AND version = $2`, p.ListingID, p.Version); err != nil {
+	if _, err := tx.exec(`UPDATE sync_pending SET done = TRUE WHERE listing_id = $1 AND version = $2 AND NOT done`, p.ListingID, p.Version); err != nil {
 		return err
 	}
 	_, err := tx.exec(`INSERT INTO publication_log (merchant_id, channel_id, listing_id, quantity, at, outcome, detail)
@@ -265,7 +248,7 @@ func (tx *Tx) Confirm(p Push, quantity int, outcome, detail string) error {
 
 // Retry puts a push off until due, counting the attempt and its error.
 func (tx *Tx) Retry(p Push, due time.Time, msg string) error {
-	_, err := tx.exec(`UPDATE sync_pending SET attempts = attempts + 1, due_at = $1, last_error = $2 WHERE listing_id = $3`,
+	_, err := tx.exec(`UPDATE sync_pending SET attempts = attempts + 1, due_at = $1, last_error = $2 WHERE listing_id = $3 AND NOT done`,
 		micros(due), msg, p.ListingID)
 	if err != nil {
 		return err
@@ -328,7 +311,7 @@ func (tx *Tx) SyncStateOf(channelID int64) (SyncState, error) {
 		s.DriftCheckedAt = &t
 	}
 	var oldest, failing sql.NullInt64
-	err = tx.row(`SELECT COUNT(*), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), MIN(first_at) FROM sync_pending WHERE channel_id = $1`,
+	err = tx.row(`SELECT COUNT(*), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), MIN(first_at) FROM sync_pending WHERE channel_id = $1 AND NOT done`,
 		channelID).Scan(&s.Pending, &failing, &oldest)
 	if err != nil {
 		return s, err
@@ -480,49 +463,20 @@ type PendingSet struct {
 }
 
 // SetPendingMany is SetPending for many listings, many rows a statement.
-// A listing must appear once.
+// A listing must appear once. A listing's first quantity is its version 1;
+// each next one updates its row (done or waiting) under the row's lock,
+// and so gets a version above every one before it.
 func (tx *Tx) SetPendingMany(ps []PendingSet, first time.Time) error {
-	versions := make(map[int64]int64, len(ps))
-	ids := make([]int64, len(ps))
-	for i, p := range ps {
-		ids[i] = p.Listing.ListingID
-	}
-	for _, part := range chunks(ids) {
-		in, args := inList(tx.d, 1, part)
-		rows, err := tx.query(`UPDATE listings SET push_version = push_version + 1 WHERE id `+in+` RETURNING id, push_version`, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id, v int64
-			if err := rows.Scan(&id, &v); err != nil {
-				rows.Close()
-				return err
-			}
-			versions[id] = v
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-	}
 	rows := make([][]any, len(ps))
 	for i, p := range ps {
-		rows[i] = []any{p.Listing.ListingID, p.Listing.ChannelID, tx.M, p.Quantity, versions[p.Listing.ListingID], micros(p.Due), micros(first)}
+		rows[i] = []any{p.Listing.ListingID, p.Listing.ChannelID, tx.M, p.Quantity, 1, micros(p.Due), micros(first)}
 	}
 	return tx.insertRows(`INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at) VALUES `, rows,
-		` ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity, version = excluded.version, attempts = 0,
-		due_at = CASE WHEN excluded.due_at < sync_pending.due_at THEN excluded.due_at ELSE sync_pending.due_at END`)
-}
-
-// DropPendingMany is DropPending for many listings.
-func (tx *Tx) DropPendingMany(listingIDs []int64) error {
-	for _, part := range chunks(listingIDs) {
-		in, args := inList(tx.d, 2, part)
-		if _, err := tx.exec(`DELETE FROM sync_pending WHERE merchant_id = $1 AND listing_id `+in, append([]any{tx.M}, args...)...); err != nil {
-			return err
-		}
-	}
-	return nil
+		` ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity, version = sync_pending.version + 1, attempts = 0,
+		due_at = CASE WHEN NOT sync_pending.done AND sync_pending.due_at < excluded.due_at THEN sync_pending.due_at ELSE excluded.due_at END,
+		first_at = CASE WHEN sync_pending.done THEN excluded.first_at ELSE sync_pending.first_at END,
+		last_error = CASE WHEN sync_pending.done THEN '' ELSE sync_pending.last_error END,
+		done = FALSE`)
 }
 
 // ConfirmMany is Confirm, with outcome "confirmed", for many pushes the
@@ -593,6 +547,6 @@ func (tx *Tx) PlanPushes(snap *Snapshot, listings []PushListing, first time.Time
 // PendingCount counts the pushes waiting, all merchants together.
 func (db *DB) PendingCount(ctx context.Context) (int, error) {
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_pending`).Scan(&n)
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_pending WHERE NOT done`).Scan(&n)
 	return n, err
 }
