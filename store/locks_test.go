@@ -93,15 +93,8 @@ func TestMerchantAndProductLocksLetInsertsNamingThemThrough(t *testing.T) {
 // blocks a write, so it cannot be part of a deadlock).
 func TestClearingMarksKeepsWhatWasMarkedAgain(t *testing.T) {
 	allottest.Each(t, func(t *testing.T, engine string) {
-		db := open(t, allottest.Database(t, engine))
+		db, m := merchantDB(t, engine)
 		ctx := context.Background()
-		if err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		var m int64
-		if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
-			t.Fatal(err)
-		}
 		var ids []int64
 		err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
 			for _, sku := range []string{"a", "b", "c", "d"} {
@@ -193,15 +186,8 @@ func TestClearingMarksKeepsWhatWasMarkedAgain(t *testing.T) {
 // newer quantity arrived leaves that quantity waiting.
 func TestPushVersionsOfAListingOnlyGrow(t *testing.T) {
 	allottest.Each(t, func(t *testing.T, engine string) {
-		db := open(t, allottest.Database(t, engine))
+		db, m := merchantDB(t, engine)
 		ctx := context.Background()
-		if err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		var m int64
-		if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
-			t.Fatal(err)
-		}
 		var l store.PushListing
 		err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
 			ref, _, err := tx.PutProduct(allot.Product{SKU: "tee", Name: "T-shirt"}, nil)

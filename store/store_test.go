@@ -33,6 +33,21 @@ func open(t *testing.T, dsn string) *store.DB {
 	return db
 }
 
+// merchantDB opens a migrated database of engine holding one merchant.
+func merchantDB(t *testing.T, engine string) (*store.DB, int64) {
+	t.Helper()
+	db := open(t, allottest.Database(t, engine))
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var m int64
+	if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return db, m
+}
+
 func TestMigrationsApplyOnceEvenFromSeveralProcessesAtOnce(t *testing.T) {
 	allottest.Each(t, func(t *testing.T, engine string) {
 		dsn := allottest.Database(t, engine)
@@ -191,16 +206,8 @@ func TestBulkWritesRefreshTheStatistics(t *testing.T) {
 	if os.Getenv(allottest.PostgresEnv) == "" {
 		t.Skipf("%s is not set", allottest.PostgresEnv)
 	}
-	dsn := allottest.Database(t, "postgres")
-	db := open(t, dsn)
+	db, m := merchantDB(t, "postgres")
 	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var m int64
-	if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
-		t.Fatal(err)
-	}
 	ps := make([]allot.Product, 3000)
 	for i := range ps {
 		ps[i] = allot.Product{SKU: fmt.Sprintf("SKU-%05d", i), Name: "P"}
