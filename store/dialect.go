@@ -162,23 +162,29 @@ func (postgres) lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error {
 	return err
 }
 
-// clearMarks and dropPushed skip the rows another transaction holds: a
-// write marking the product again, or queuing a newer quantity, whose new
-// version is not to be deleted. They never wait, so they cannot deadlock
-// with writes that take the same rows in another order.
+// clearMarks and dropPushed first lock the rows they may change, in
+// product (listing) order, the order in which every write that marks
+// products (queues pushes) takes them, so that they never wait on each
+// other in a circle; then they change those whose version is still the
+// one the plan (the push) read. A row marked again while they waited for
+// it has a newer version and stays.
 func (postgres) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM sync_dirty WHERE ctid = ANY(ARRAY(
-		SELECT d.ctid FROM sync_dirty d JOIN unnest($2::bigint[], $3::bigint[]) x(product_id, version)
-			ON d.product_id = x.product_id AND d.version = x.version
-		WHERE d.merchant_id = $1 FOR UPDATE OF d SKIP LOCKED))`, m, products, versions)
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sync_dirty WHERE merchant_id = $1 AND product_id = ANY($2::bigint[])
+		ORDER BY product_id FOR UPDATE`, m, products); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM sync_dirty d USING unnest($2::bigint[], $3::bigint[]) x(product_id, version)
+		WHERE d.merchant_id = $1 AND d.product_id = x.product_id AND d.version = x.version`, m, products, versions)
 	return err
 }
 
 func (postgres) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE sync_pending SET done = TRUE WHERE ctid = ANY(ARRAY(
-		SELECT p.ctid FROM sync_pending p JOIN unnest($2::bigint[], $3::bigint[]) x(listing_id, version)
-			ON p.listing_id = x.listing_id AND p.version = x.version
-		WHERE p.merchant_id = $1 AND NOT p.done FOR UPDATE OF p SKIP LOCKED))`, m, listings, versions)
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sync_pending WHERE merchant_id = $1 AND listing_id = ANY($2::bigint[])
+		ORDER BY listing_id FOR NO KEY UPDATE`, m, listings); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE sync_pending p SET done = TRUE FROM unnest($2::bigint[], $3::bigint[]) x(listing_id, version)
+		WHERE p.merchant_id = $1 AND p.listing_id = x.listing_id AND p.version = x.version AND NOT p.done`, m, listings, versions)
 	return err
 }
 
