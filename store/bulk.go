@@ -10,10 +10,10 @@ import (
 
 // insertRows inserts rows of equal width, given as "INSERT INTO table
 // (columns) VALUES " and an optional suffix (an ON CONFLICT clause, say),
-// in as few statements as it can. On PostgreSQL the rows go as one array a
-// column, thousands a statement (see arrayInsert); on SQLite as VALUES
-// lists within its parameter limit. Rows are inserted in the order given,
-// which is the order their row locks are taken in.
+// in the order given, which is the order their row locks are taken in. On
+// PostgreSQL the rows go as one array a column, thousands a statement
+// (see arrayInserts); on SQLite one statement, prepared once, runs a row
+// at a time (see inserts).
 func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 	stmts, err := tx.inserts(prefix, rows, strings.Join(suffix, ""))
 	if err != nil {
@@ -179,9 +179,9 @@ func (tx *Tx) arrayInserts(prefix string, rows [][]any, suffix string) ([]statem
 	table, cols := tableOf(prefix), columnsOf(prefix)
 	types := make([]string, len(cols))
 	for i, c := range cols {
-		t, ok := tx.db.columnType(tx, table, c)
-		if !ok {
-			return nil, fmt.Errorf("insert into %s: the type of column %s is not known", table, c)
+		t, err := tx.db.columnType(tx, table, c)
+		if err != nil {
+			return nil, fmt.Errorf("insert into %s: %w", table, err)
 		}
 		types[i] = t
 	}
@@ -216,46 +216,37 @@ func (tx *Tx) arrayInserts(prefix string, rows [][]any, suffix string) ([]statem
 func column(typ string, rows [][]any, j int) (any, error) {
 	switch typ {
 	case "bigint":
-		out := make([]*int64, len(rows))
-		for i, r := range rows {
-			switch v := r[j].(type) {
-			case nil:
+		return gather(rows, j, func(v any) (int64, bool) {
+			switch n := v.(type) {
 			case int64:
-				out[i] = &v
+				return n, true
 			case int:
-				n := int64(v)
-				out[i] = &n
-			default:
-				return nil, fmt.Errorf("%T for a bigint", v)
+				return int64(n), true
 			}
-		}
-		return out, nil
+			return 0, false
+		})
 	case "text":
-		out := make([]*string, len(rows))
-		for i, r := range rows {
-			switch v := r[j].(type) {
-			case nil:
-			case string:
-				out[i] = &v
-			default:
-				return nil, fmt.Errorf("%T for a text", v)
-			}
-		}
-		return out, nil
+		return gather(rows, j, func(v any) (string, bool) { s, ok := v.(string); return s, ok })
 	case "boolean":
-		out := make([]*bool, len(rows))
-		for i, r := range rows {
-			switch v := r[j].(type) {
-			case nil:
-			case bool:
-				out[i] = &v
-			default:
-				return nil, fmt.Errorf("%T for a boolean", v)
-			}
-		}
-		return out, nil
+		return gather(rows, j, func(v any) (bool, bool) { b, ok := v.(bool); return b, ok })
 	}
 	return nil, fmt.Errorf("no arrays of %s", typ)
+}
+
+// gather is column for one Go type, as converts a value to.
+func gather[T any](rows [][]any, j int, as func(any) (T, bool)) ([]*T, error) {
+	out := make([]*T, len(rows))
+	for i, r := range rows {
+		if r[j] == nil {
+			continue
+		}
+		v, ok := as(r[j])
+		if !ok {
+			return nil, fmt.Errorf("%T for a %T", r[j], v)
+		}
+		out[i] = &v
+	}
+	return out, nil
 }
 
 // columnTypes holds the type of every column of the schema, read once
@@ -265,31 +256,33 @@ type columnTypes struct {
 	types map[string]string // "table.column" → "bigint", "text", "boolean"
 }
 
-func (db *DB) columnType(tx *Tx, table, col string) (string, bool) {
+func (db *DB) columnType(tx *Tx, table, col string) (string, error) {
 	c := &db.cols
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t, ok := c.types[table+"."+col]; ok {
-		return t, true
+		return t, nil
 	}
 	rows, err := tx.tx.QueryContext(tx.ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
 		WHERE table_schema = current_schema()`)
 	if err != nil {
-		return "", false
+		return "", err
 	}
 	defer rows.Close()
 	types := map[string]string{}
 	for rows.Next() {
 		var t, name, typ string
 		if err := rows.Scan(&t, &name, &typ); err != nil {
-			return "", false
+			return "", err
 		}
 		types[t+"."+name] = typ
 	}
-	if rows.Err() != nil {
-		return "", false
+	if err := rows.Err(); err != nil {
+		return "", err
 	}
 	c.types = types
-	t, ok := types[table+"."+col]
-	return t, ok
+	if t, ok := types[table+"."+col]; ok {
+		return t, nil
+	}
+	return "", fmt.Errorf("the type of column %s is not known", col)
 }

@@ -43,17 +43,22 @@ func (tx *Tx) Marks(limit int) ([]Mark, error) {
 // ClearMarks removes the marks read, but not one marked again since: that
 // one waits for the next plan.
 func (tx *Tx) ClearMarks(marks []Mark) error {
-	for part := range slices.Chunk(marks, 5000) {
-		products := make([]int64, len(part))
-		versions := make([]int64, len(part))
-		for i, m := range part {
-			products[i], versions[i] = m.Product, m.Version
-		}
+	for part := range slices.Chunk(marks, chunk) {
+		products, versions := pairs(part, func(m Mark) (int64, int64) { return m.Product, m.Version })
 		if err := tx.d.clearMarks(tx.ctx, tx.tx, tx.M, products, versions); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pairs splits xs into two lists, f giving each element's two values.
+func pairs[T any](xs []T, f func(T) (int64, int64)) (a, b []int64) {
+	a, b = make([]int64, len(xs)), make([]int64, len(xs))
+	for i, x := range xs {
+		a[i], b[i] = f(x)
+	}
+	return a, b
 }
 
 // MarkAll marks every product of the merchant: a full resync.
@@ -232,18 +237,8 @@ func (tx *Tx) DuePushes(channelID int64, limit int) ([]Push, error) {
 // Confirm records that the channel shows quantity for a listing, and
 // forgets the pending push if no newer value arrived since version.
 func (tx *Tx) Confirm(p Push, quantity int, outcome, detail string) error {
-	now := micros(tx.Now)
-	if _, err := tx.exec(`INSERT INTO publications (listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error)
-		VALUES ($1, $2, $3, $4, $5, TRUE, '') ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity,
-		pushed_at = excluded.pushed_at, confirmed = TRUE, error = ''`, p.ListingID, p.ChannelID, tx.M, quantity, now); err != nil {
-		return err
-	}
-	if _, err := tx.exec(`UPDATE sync_pending SET done = TRUE WHERE listing_id = $1 AND version = $2 AND NOT done`, p.ListingID, p.Version); err != nil {
-		return err
-	}
-	_, err := tx.exec(`INSERT INTO publication_log (merchant_id, channel_id, listing_id, quantity, at, outcome, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tx.M, p.ChannelID, p.ListingID, quantity, now, outcome, detail)
-	return err
+	p.Quantity = quantity
+	return tx.confirm([]Push{p}, outcome, detail)
 }
 
 // Retry puts a push off until due, counting the attempt and its error.
@@ -481,7 +476,12 @@ func (tx *Tx) SetPendingMany(ps []PendingSet, first time.Time) error {
 
 // ConfirmMany is Confirm, with outcome "confirmed", for many pushes the
 // channel applied: a few statements for a whole batch.
-func (tx *Tx) ConfirmMany(ps []Push) error {
+func (tx *Tx) ConfirmMany(ps []Push) error { return tx.confirm(ps, "confirmed", "") }
+
+// confirm records that the channel shows each push's quantity, and
+// forgets each pending push that no newer value replaced; the log entries
+// carry outcome and detail.
+func (tx *Tx) confirm(ps []Push, outcome, detail string) error {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -490,21 +490,16 @@ func (tx *Tx) ConfirmMany(ps []Push) error {
 	logs := make([][]any, len(ps))
 	for i, p := range ps {
 		pubs[i] = []any{p.ListingID, p.ChannelID, tx.M, p.Quantity, now, true, ""}
-		logs[i] = []any{tx.M, p.ChannelID, p.ListingID, p.Quantity, now, "confirmed", ""}
+		logs[i] = []any{tx.M, p.ChannelID, p.ListingID, p.Quantity, now, outcome, detail}
 	}
 	if err := tx.insertRows(`INSERT INTO publications (listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error) VALUES `, pubs,
 		` ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity, pushed_at = excluded.pushed_at, confirmed = TRUE, error = ''`); err != nil {
 		return err
 	}
 	// Forget each pending push unless a newer value replaced it.
-	listings := make([]int64, len(ps))
-	versions := make([]int64, len(ps))
-	for i, p := range ps {
-		listings[i], versions[i] = p.ListingID, p.Version
-	}
-	for start := 0; start < len(ps); start += 5000 {
-		end := min(len(ps), start+5000)
-		if err := tx.d.dropPushed(tx.ctx, tx.tx, tx.M, listings[start:end], versions[start:end]); err != nil {
+	for part := range slices.Chunk(ps, chunk) {
+		listings, versions := pairs(part, func(p Push) (int64, int64) { return p.ListingID, p.Version })
+		if err := tx.d.dropPushed(tx.ctx, tx.tx, tx.M, listings, versions); err != nil {
 			return err
 		}
 	}

@@ -29,7 +29,7 @@ type Tx struct {
 	touched    map[int64]struct{}
 	touchedAll bool
 	marked     bool // the outbox got marks: the synchronisation has work
-	// inserted counts the rows inserted, by table, many a statement.
+	// inserted counts the rows inserted, by table (see analyseAfterBulk).
 	inserted map[string]int
 	stmts    map[string]*sql.Stmt // prepared in this transaction (SQLite)
 
@@ -179,8 +179,8 @@ func (tx *Tx) markDirty() error {
 	for i, id := range ids {
 		rows[i] = []any{tx.M, id, 1, now}
 	}
-	// One statement a few hundred marks, in product order: the order in
-	// which every transaction takes their row locks.
+	// In product order: the order in which every transaction takes their
+	// row locks.
 	if err := tx.insertRows(`INSERT INTO sync_dirty (merchant_id, product_id, version, since) VALUES `, rows,
 		` ON CONFLICT (merchant_id, product_id) DO UPDATE SET version = sync_dirty.version + 1`); err != nil {
 		return err
