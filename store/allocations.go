@@ -145,7 +145,7 @@ func (tx *Tx) allocations(where string, args ...any) ([]AllocationRow, error) {
 		index[r.ID] = len(out)
 		out = append(out, r)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
@@ -175,7 +175,7 @@ func (tx *Tx) allocations(where string, args ...any) ([]AllocationRow, error) {
 			r.Channels = append(r.Channels, c)
 			r.Allocation.Channels = append(r.Allocation.Channels, allot.AllocationChannel{Channel: code, Rule: c.Rule})
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 		// Lines, and for all-SKU allocations the SKUs they consumed.
@@ -212,7 +212,7 @@ func (tx *Tx) allocations(where string, args ...any) ([]AllocationRow, error) {
 			l.Remaining = l.Quantity - l.Consumed
 			r.Allocation.Lines = append(r.Allocation.Lines, l)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}

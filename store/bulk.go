@@ -98,7 +98,7 @@ func (tx *Tx) insertReturning(prefix string, rows [][]any, returning string, sca
 				return err
 			}
 		}
-		if err := rs.Close(); err != nil {
+		if err := closeRows(rs); err != nil {
 			return err
 		}
 	}
@@ -123,25 +123,51 @@ func (tx *Tx) inserts(prefix string, rows [][]any, suffix string) ([]statement, 
 	if tx.d.name() == "postgres" {
 		return tx.arrayInserts(prefix, rows, suffix)
 	}
-	// SQLite runs in this process: a statement a row costs no round trip,
-	// and one prepared statement serves every row, where a long VALUES
-	// list is prepared anew and its many parameters bound by name.
-	var b strings.Builder
-	b.WriteString(prefix)
-	b.WriteByte('(')
-	for j := range rows[0] {
-		if j > 0 {
-			b.WriteByte(',')
+	// SQLite runs in this process: no round trip to save, but each
+	// statement run costs a call through database/sql and the driver. So
+	// rows go sqliteRows a statement, through one text prepared once per
+	// transaction, and the last few one at a time. Its placeholders are
+	// "?": the driver binds them by position, where it would look up the
+	// name of each "$n" among all of the statement's.
+	var out []statement
+	i := 0
+	if len(rows) >= sqliteRows {
+		q := valuesStatement(prefix, len(rows[0]), sqliteRows, suffix)
+		for ; i+sqliteRows <= len(rows); i += sqliteRows {
+			args := make([]any, 0, sqliteRows*len(rows[0]))
+			for _, r := range rows[i : i+sqliteRows] {
+				args = append(args, r...)
+			}
+			out = append(out, statement{q, args})
 		}
-		fmt.Fprintf(&b, "$%d", j+1)
 	}
-	b.WriteByte(')')
-	b.WriteString(suffix)
-	out := make([]statement, len(rows))
-	for i, r := range rows {
-		out[i] = statement{b.String(), r}
+	if i < len(rows) {
+		q := valuesStatement(prefix, len(rows[0]), 1, suffix)
+		for _, r := range rows[i:] {
+			out = append(out, statement{q, r})
+		}
 	}
 	return out, nil
+}
+
+// sqliteRows is how many rows one SQLite insert carries.
+const sqliteRows = 64
+
+// valuesStatement is prefix followed by n rows of width placeholders and
+// suffix.
+func valuesStatement(prefix string, width, n int, suffix string) string {
+	row := "(" + strings.Repeat("?,", width-1) + "?)"
+	var b strings.Builder
+	b.Grow(len(prefix) + n*(len(row)+1) + len(suffix))
+	b.WriteString(prefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(suffix)
+	return b.String()
 }
 
 // tableOf is the table an "INSERT INTO table (…" statement writes.

@@ -103,7 +103,7 @@ func (tx *Tx) channels(where string, args ...any) ([]ChannelRow, error) {
 		}
 		out = append(out, c)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -126,7 +126,7 @@ func (tx *Tx) channels(where string, args ...any) ([]ChannelRow, error) {
 			out[i].WarehouseIDs = append(out[i].WarehouseIDs, id)
 			out[i].Warehouses = append(out[i].Warehouses, code)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -150,7 +151,7 @@ func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error
 		if err != nil {
 			return err
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return err
 		}
 	}
@@ -217,21 +218,15 @@ func inList[T int64 | string](d dialect, first int, ids []T) (string, []any) {
 		}
 		return fmt.Sprintf("= ANY($%d::%s[])", first, typ), []any{ids}
 	}
-	if ints, ok := any(ids).([]int64); ok {
+	if list, ok := jsonList(ids); ok {
 		// One JSON array, whose elements json_each lists: one parameter,
-		// and a text that does not change with the number of ids.
-		list := make([]byte, 0, 8*len(ints)+2)
-		list = append(list, '[')
-		for i, id := range ints {
-			if i > 0 {
-				list = append(list, ',')
-			}
-			list = strconv.AppendInt(list, id, 10)
-		}
-		return fmt.Sprintf("IN (SELECT value FROM json_each($%d))", first), []any{string(append(list, ']'))}
+		// and a text that does not change with the number of values.
+		// (SQLite's parser finds each numbered parameter by a linear
+		// search: a statement of thousands of them takes quadratic time
+		// to prepare.)
+		return fmt.Sprintf("IN (SELECT value FROM json_each($%d))", first), []any{list}
 	}
-	// Strings as parameters of their own: JSON would not carry every
-	// byte string unchanged.
+	// Strings JSON would not carry unchanged: a parameter each.
 	var b strings.Builder
 	args := make([]any, len(ids))
 	b.WriteString("IN (")
@@ -244,6 +239,38 @@ func inList[T int64 | string](d dialect, first int, ids []T) (string, []any) {
 	}
 	b.WriteByte(')')
 	return b.String(), args
+}
+
+// jsonList writes ids as a JSON array whose elements SQLite's json_each
+// gives back unchanged: numbers, or strings of valid UTF-8 with no
+// control characters (json_each would turn invalid bytes into U+FFFD,
+// and a NUL ends a text value for some of SQLite's functions). ok is
+// false if a string would not come back as it went.
+func jsonList[T int64 | string](ids []T) (string, bool) {
+	list := make([]byte, 0, 12*len(ids)+2)
+	list = append(list, '[')
+	for i, id := range ids {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		switch v := any(id).(type) {
+		case int64:
+			list = strconv.AppendInt(list, v, 10)
+		case string:
+			if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 }) {
+				return "", false
+			}
+			list = append(list, '"')
+			for j := range len(v) {
+				if v[j] == '"' || v[j] == '\\' {
+					list = append(list, '\\')
+				}
+				list = append(list, v[j])
+			}
+			list = append(list, '"')
+		}
+	}
+	return string(append(list, ']')), true
 }
 
 // FreshSchema empties the PostgreSQL schema (dropping and creating it) on

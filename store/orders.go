@@ -255,7 +255,7 @@ func (tx *Tx) scopedOrders(from, scope, where string, args ...any) ([]*OrderRow,
 		index[o.ID] = o
 		out = append(out, o)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	ids := make([]int64, len(out))
@@ -280,7 +280,7 @@ func (tx *Tx) scopedOrders(from, scope, where string, args ...any) ([]*OrderRow,
 			}
 			index[id].Lines = append(index[id].Lines, l)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 		rows, err = tx.query(`SELECT u.order_id, u.line_no, u.product_id, p.sku, u.per_line, COALESCE(u.allocation_id, 0)
@@ -299,7 +299,7 @@ func (tx *Tx) scopedOrders(from, scope, where string, args ...any) ([]*OrderRow,
 			o := index[id]
 			o.Lines[no].Units = append(o.Lines[no].Units, u)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}

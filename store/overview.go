@@ -82,7 +82,7 @@ func (tx *Tx) UnpushedOf(productIDs []int64) ([]Unpushed, error) {
 			u.Since = fromMicros(since)
 			out = append(out, u)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}
@@ -115,7 +115,7 @@ func (tx *Tx) OversoldOf(productIDs []int64) (map[OversoldKey]int, error) {
 			}
 			out[k] += n
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}

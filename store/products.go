@@ -66,7 +66,7 @@ func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
 			}
 			out[r.SKU] = r
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}
@@ -169,7 +169,7 @@ func (tx *Tx) products(where string, args []any, limit int) ([]allot.Product, er
 		}
 		out = append(out, p)
 	}
-	if err := rows.Close(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	for _, part := range chunks(bundles) {
@@ -188,7 +188,7 @@ func (tx *Tx) products(where string, args []any, limit int) ([]allot.Product, er
 			}
 			out[index[id]].Components = append(out[index[id]].Components, c)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}
@@ -223,7 +223,7 @@ func (tx *Tx) Expansion(refs []ProductRef) (map[int64][]Part, error) {
 			}
 			out[id] = append(out[id], p)
 		}
-		if err := rows.Close(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return nil, err
 		}
 	}

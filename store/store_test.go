@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,4 +231,60 @@ func TestBulkWritesRefreshTheStatistics(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Lists of keys go to the database as one value where they can (a JSON
+// array on SQLite, an array on PostgreSQL): every SKU, however awkward,
+// must still find its product, and only its own.
+func TestLookupsBySKUFindAwkwardSKUs(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db, m := merchantDB(t, engine)
+		ctx := context.Background()
+		stored := []string{`plain`, `with "quotes"`, `back\slash`, `\"`, `é-ü-漢字`, "emoji-🧦", "soft\u00adhyphen",
+			"del\x7f", "tab\tinside", "line\nbreak", "U+FFFD-\ufffd", `[1,2]`, `null`, `42`}
+		var ps []allot.Product
+		for _, sku := range stored {
+			ps = append(ps, allot.Product{SKU: sku, Name: "n"})
+		}
+		for i := range 3000 { // more than one statement's worth
+			ps = append(ps, allot.Product{SKU: fmt.Sprintf("bulk-%04d", i), Name: "n"})
+		}
+		if err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error { return tx.InsertProducts(ps) }); err != nil {
+			t.Fatal(err)
+		}
+		missing := []string{"missing", "U+FFFD-?", "PLAIN"}
+		if engine == "sqlite" {
+			// PostgreSQL refuses such text outright; SQLite must not find
+			// U+FFFD-\ufffd by it.
+			missing = append(missing, "U+FFFD-\xff")
+		}
+		printable := slices.DeleteFunc(slices.Clone(stored), func(k string) bool { return strings.ContainsAny(k, "\t\n") })
+		all := append(append(slices.Clone(stored), missing...), "bulk-0007")
+		for _, keys := range [][]string{printable, append(slices.Clone(printable), missing...), stored, missing, {"tab\tinside", "plain"}, all} {
+			err := db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+				refs, err := tx.ProductRefs(keys)
+				if err != nil {
+					return err
+				}
+				want := 0
+				for _, k := range keys {
+					r, ok := refs[k]
+					known := !slices.Contains(missing, k)
+					if known {
+						want++
+					}
+					if ok != known || (ok && r.SKU != k) {
+						t.Errorf("%q: found %v (%q), want found %v", k, ok, r.SKU, known)
+					}
+				}
+				if len(refs) != want {
+					t.Errorf("found %d products for %d keys, want %d", len(refs), len(keys), want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -189,3 +189,13 @@ func (tx *Tx) markDirty() error {
 	tx.touched, tx.touchedAll = nil, false
 	return nil
 }
+
+// closeRows closes rows read to the end (or left early) and returns the
+// error that ended them, if any: once Next has met an error it closes the
+// rows itself, and a later Close reports nothing.
+func closeRows(rows *sql.Rows) error {
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	return rows.Err()
+}
