@@ -115,11 +115,7 @@ func (tx *Tx) inserts(prefix string, rows [][]any, suffix string) ([]statement, 
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	table := tableOf(prefix)
-	if tx.inserted == nil {
-		tx.inserted = map[string]int{}
-	}
-	tx.inserted[table] += len(rows)
+	tx.countInserted(tableOf(prefix), len(rows))
 	if tx.d.name() == "postgres" {
 		return tx.arrayInserts(prefix, rows, suffix)
 	}

@@ -50,12 +50,18 @@ func (tx *Tx) forgetIfConfig(q string) {
 	if tx.channelsRead == nil && tx.warehousesRead == nil {
 		return
 	}
-	head := strings.TrimSpace(q)
-	head = head[:min(6, len(head))]
+	head := verb(q)
 	if (strings.EqualFold(head, "insert") || strings.EqualFold(head, "update") || strings.EqualFold(head, "delete")) &&
 		(strings.Contains(q, "channel") || strings.Contains(q, "warehouse")) {
 		tx.channelsRead, tx.warehousesRead = nil, nil
 	}
+}
+
+// verb is the first six letters of a statement: its kind, for the six
+// that matter here.
+func verb(q string) string {
+	q = strings.TrimSpace(q)
+	return q[:min(6, len(q))]
 }
 
 type historyRow struct {
@@ -65,17 +71,43 @@ type historyRow struct {
 
 func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
 	tx.forgetIfConfig(q)
-	return tx.tx.ExecContext(tx.ctx, q, args...)
+	res, err := tx.tx.ExecContext(tx.ctx, q, args...)
+	if err == nil && strings.EqualFold(verb(q), "insert") {
+		// Counted like the bulk inserts' rows: a table's first rows give
+		// it statistics (see analyseAfterBulk).
+		if n, err := res.RowsAffected(); err == nil && n > 0 {
+			tx.countInserted(tableOf(q), int(n))
+		}
+	}
+	return res, err
+}
+
+func (tx *Tx) countInserted(table string, n int) {
+	if tx.inserted == nil {
+		tx.inserted = map[string]int{}
+	}
+	tx.inserted[table] += n
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
 	tx.forgetIfConfig(q)
+	tx.countInsertReturning(q)
 	return tx.tx.QueryContext(tx.ctx, q, args...)
 }
 
 func (tx *Tx) row(q string, args ...any) *sql.Row {
 	tx.forgetIfConfig(q)
+	tx.countInsertReturning(q)
 	return tx.tx.QueryRowContext(tx.ctx, q, args...)
+}
+
+// countInsertReturning counts an INSERT … RETURNING as one row inserted,
+// whatever it returns: the count only decides when statistics are
+// refreshed.
+func (tx *Tx) countInsertReturning(q string) {
+	if strings.EqualFold(verb(q), "insert") {
+		tx.countInserted(tableOf(q), 1)
+	}
 }
 
 // Context is the context the transaction runs under.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,6 +90,10 @@ type Worker struct {
 	Lease time.Duration
 	// DriftEvery is how often each channel is read back (0: never).
 	DriftEvery time.Duration
+	// PlanWriters is how many transactions write, side by side, the
+	// pushes of a plan of every listing (0: one). On PostgreSQL, two use
+	// both of a small machine's cores.
+	PlanWriters int
 	// Interval is the pause between two rounds of Run.
 	Interval time.Duration
 	// CallTimeout bounds one call to a channel.
@@ -239,11 +244,17 @@ func (w *Worker) Plan(ctx context.Context) error {
 // planBatch handles up to 500 marks of a merchant; it returns how many.
 func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 	var n int
+	var everything []store.Mark
 	err := w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error {
 		marks, err := tx.Marks(500)
 		if err != nil || len(marks) == 0 {
 			n = 0
 			return err
+		}
+		n = len(marks)
+		if slices.ContainsFunc(marks, func(mk store.Mark) bool { return mk.Product == 0 }) {
+			everything = marks // planned outside this transaction
+			return nil
 		}
 		// Plan at a time read after the marks: every change they stand
 		// for committed before it, so a window one of them closed (an
@@ -253,25 +264,84 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 		// database; planning then would see that allocation still open
 		// and clear its mark.
 		tx.Now = w.Now().UTC()
-		n = len(marks)
-		ids := []int64{}
-		first := marks[0].Since
-		for _, mk := range marks {
-			if mk.Since.Before(first) {
-				first = mk.Since
-			}
-			if mk.Product == 0 || ids == nil {
-				ids = nil // every product
-				continue
-			}
-			ids = append(ids, mk.Product)
+		ids := make([]int64, len(marks))
+		for i, mk := range marks {
+			ids[i] = mk.Product
 		}
-		if err := plan(tx, ids, first, w.Settle, false); err != nil {
+		if err := plan(tx, ids, oldest(marks), w.Settle, false); err != nil {
 			return err
 		}
 		return tx.ClearMarks(marks)
 	})
+	if err == nil && everything != nil {
+		err = w.planEverything(ctx, m, everything)
+	}
 	return n, err
+}
+
+func oldest(marks []store.Mark) time.Time {
+	first := marks[0].Since
+	for _, mk := range marks {
+		if mk.Since.Before(first) {
+			first = mk.Since
+		}
+	}
+	return first
+}
+
+// planEverything plans every listing of the merchant (after a full stock
+// report, a change of a channel's rules…), then clears marks. The whole
+// catalogue is read in read-only transactions, the listings and the
+// stock side by side, and the pushes it calls for are written by
+// PlanWriters transactions side by side, each a range of listings: on
+// PostgreSQL two server processes work at once, and on SQLite the writer
+// lock is held for the writes alone, not while 200,000 quantities are
+// read and computed. A change committed meanwhile has marks of its own,
+// newer than those cleared here: the next plan mends a quantity planned
+// from before it.
+func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark) error {
+	now := w.Now().UTC() // after the marks were read: see planBatch
+	var listings []store.PushListing
+	var snap *store.Snapshot
+	var wg sync.WaitGroup
+	var errs [2]error
+	wg.Go(func() {
+		errs[0] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { listings, err = tx.PushListings(nil); return err })
+	})
+	wg.Go(func() {
+		errs[1] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { snap, err = tx.Snapshot(nil); return err })
+	})
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return err
+	}
+	// A listing or a channel newer than the snapshot is planned by its own
+	// marks.
+	known := listings[:0]
+	for _, l := range listings {
+		if _, ok := snap.SKUs[l.SKU]; ok && snap.Channels[l.Channel] != nil {
+			known = append(known, l)
+		}
+	}
+	sets := store.PushesToQueue(snap, known, now, w.Settle, false)
+	first := oldest(marks)
+	parts := w.PlanWriters
+	if parts < 1 || len(sets) < 10_000 {
+		parts = 1
+	}
+	written := make([]error, parts)
+	size := (len(sets) + parts - 1) / parts
+	for i := range parts {
+		part := sets[min(len(sets), i*size):min(len(sets), (i+1)*size)]
+		wg.Go(func() {
+			written[i] = w.DB.Write(ctx, m, "allot", now, func(tx *store.Tx) error { return tx.QueuePushes(part, first) })
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(written...); err != nil {
+		return err
+	}
+	return w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error { return tx.ClearMarks(marks) })
 }
 
 // plan computes the quantities of the listings of products (nil: all) and
