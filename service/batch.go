@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -218,7 +219,13 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 	// the counters and the writes alone.
 	var snap *store.Snapshot
 	if len(ids) > 0 {
-		if snap, err = tx.SnapshotDefinitions(ids); err != nil {
+		// The bundles made of these products too: their listings' pushes
+		// are queued with the rest.
+		bundles, err := tx.BundlesOf(ids)
+		if err != nil {
+			return err
+		}
+		if snap, err = tx.SnapshotDefinitions(append(slices.Clip(ids), bundles...)); err != nil {
 			return err
 		}
 	}
@@ -301,8 +308,12 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		}
 	}
 	if len(created) > 0 && snap != nil {
-		if err := planPushes(tx, snap, ids, settle); err != nil {
+		all, err := planPushes(tx, snap, ids, settle)
+		if err != nil {
 			return err
+		}
+		if all {
+			tx.PlannedHere(ids)
 		}
 	}
 	for _, o := range created {
@@ -388,15 +399,18 @@ func (s *Service) placers() int {
 // planPushes records, in the group's own transaction, the pushes its
 // orders call for: the snapshot at hand already holds their products'
 // quantities, so the pushes are queued with the orders, not a worker's
-// round later. The products keep their outbox marks all the same: a
-// change committed by another transaction while the group ran (an
+// round later. On PostgreSQL the products keep their outbox marks all the
+// same: a change committed by another transaction while the group ran (an
 // allocation, which does not lock products) may be missing from the
 // group's snapshot, and the worker, planning again after the group's
 // commit, computes from what is then committed and mends a stale push.
-func planPushes(tx *store.Tx, snap *store.Snapshot, ids []int64, settle time.Duration) error {
+// On SQLite nothing commits while the group runs (see store.Tx.PlannedHere).
+// It returns whether it planned every listing of the products: one of a
+// product the snapshot does not hold is left to the worker.
+func planPushes(tx *store.Tx, snap *store.Snapshot, ids []int64, settle time.Duration) (all bool, err error) {
 	listings, err := tx.PushListings(ids)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var known []store.PushListing
 	for _, l := range listings {
@@ -404,5 +418,5 @@ func planPushes(tx *store.Tx, snap *store.Snapshot, ids []int64, settle time.Dur
 			known = append(known, l)
 		}
 	}
-	return tx.PlanPushes(snap, known, tx.Now, settle, false)
+	return len(known) == len(listings), tx.PlanPushes(snap, known, tx.Now, settle, false)
 }

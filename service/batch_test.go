@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/service"
+	"github.com/allot/allot/store"
+	"github.com/allot/allot/syncer"
 )
 
 // Orders placed at once are checked one after the other against the stock
@@ -49,4 +52,76 @@ func TestGroupCommitChecksEachOrderAfterThoseBeforeIt(t *testing.T) {
 	if s := e.stockRowOf(t, "a", "w1"); s.Committed != 30 {
 		t.Fatalf("committed %d, want 30", s.Committed)
 	}
+}
+
+// A group of orders queues its own pushes from the snapshot it checked
+// the orders against. On SQLite, where nothing commits while it runs, it
+// leaves no outbox mark for the worker to plan again: what it queued must
+// be exactly what a fresh plan computes, bundles included.
+func TestAGroupQueuesWhatAFreshPlanWould(t *testing.T) {
+	t.Parallel()
+	e := shop(t)
+	e.report(t, "w1", "a", 30, 0, t0)
+	e.report(t, "w1", "b", 12, 0, t0)
+	var ls []service.ListingLine
+	for i, sku := range []string{"a", "b", "kit"} {
+		ls = append(ls, service.ListingLine{Line: i + 2, ListingParams: service.ListingParams{Channel: "web", ExternalID: "L-" + sku, SKU: sku}})
+	}
+	must(e.svc.ImportListings(e.ctx, e.who, ls))(t)
+	w := &syncer.Worker{DB: e.svc.DB, Now: e.svc.Now, Settle: time.Second}
+	if err := w.Plan(e.ctx); err != nil { // what the set-up marked
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			lines := []allot.Line{{SKU: []string{"a", "b", "kit"}[i%3], Quantity: 1 + i%2}}
+			if i%4 == 0 {
+				lines = append(lines, allot.Line{SKU: "b", Quantity: 1})
+			}
+			if _, _, err := e.svc.ImportOrder(e.ctx, e.who, service.OrderParams{Channel: []string{"b2b", "web"}[i%2],
+				ExternalID: fmt.Sprintf("o%d", i), Lines: lines, Payment: allot.Paid}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	err := e.svc.DB.Read(e.ctx, e.who.Merchant, e.now, func(tx *store.Tx) error {
+		marks, err := tx.Marks(100)
+		if err != nil {
+			return err
+		}
+		if len(marks) > 0 {
+			t.Errorf("the groups left %d outbox marks; on SQLite they plan their own pushes", len(marks))
+		}
+		listings, err := tx.PushListings(nil)
+		if err != nil {
+			return err
+		}
+		snap, err := tx.Snapshot(nil)
+		if err != nil {
+			return err
+		}
+		for _, l := range listings {
+			want := snap.Published(l.Channel, l.SKU)
+			got := l.Pending
+			if got == nil {
+				got = l.Published
+			}
+			if got == nil || *got != want {
+				t.Errorf("%s: queued or published %d, a fresh plan computes %d", l.ExternalID, deref(got), want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deref(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -39,6 +39,9 @@ type dialect interface {
 	// are at the same index of listings and versions: pushed, not replaced.
 	dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error
 	retryable(err error) bool
+	// oneWriter is whether write transactions run one at a time, each
+	// seeing every write committed before it and none during it.
+	oneWriter() bool
 }
 
 // sqlite: one writer connection whose transactions begin IMMEDIATE, so
@@ -75,6 +78,8 @@ func (sqlite) open(path string) (*sql.DB, *sql.DB, error) {
 }
 
 func (sqlite) isolation(bool) sql.IsolationLevel { return sql.LevelDefault }
+
+func (sqlite) oneWriter() bool { return true }
 
 func (sqlite) lockProducts(context.Context, *sql.Tx, []int64) error { return nil }
 
@@ -141,6 +146,8 @@ func (postgres) isolation(readOnly bool) sql.IsolationLevel {
 	}
 	return sql.LevelReadCommitted
 }
+
+func (postgres) oneWriter() bool { return false }
 
 func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	// ids are sorted: the locks are taken in id order, part after part,

@@ -139,6 +139,23 @@ func (tx *Tx) Touch(ids ...int64) {
 // TouchAll notes that any product's published quantity may have changed.
 func (tx *Tx) TouchAll() { tx.touchedAll = true }
 
+// PlannedHere notes that this transaction queued the pushes of these
+// products itself, from what it read. With one writer at a time (SQLite:
+// every write transaction holds the writer lock from its start) nothing
+// else committed while it read, so what it queued is what a plan after
+// its commit would queue, and they need no outbox mark; later touches
+// mark them again. On PostgreSQL the marks stay: a change committed while
+// the transaction ran (an allocation, which does not lock products) may
+// be missing from what it read.
+func (tx *Tx) PlannedHere(ids []int64) {
+	if !tx.d.oneWriter() {
+		return
+	}
+	for _, id := range ids {
+		delete(tx.touched, id)
+	}
+}
+
 // Touched returns the products touched so far, ascending, and whether all were.
 func (tx *Tx) Touched() ([]int64, bool) {
 	ids := make([]int64, 0, len(tx.touched))
