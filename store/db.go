@@ -240,22 +240,19 @@ const bulkRows = 1000
 // is full would mislead the planner once it is empty again.
 var queueTables = map[string]bool{"sync_pending": true, "sync_dirty": true}
 
-// analyseAfterBulk keeps PostgreSQL's statistics of the tables allot
-// writes fit for planning:
+// analyseAfterBulk refreshes, on PostgreSQL, the statistics of the tables
+// a transaction filled in bulk (an import of a whole catalogue, its
+// listings, a stock report). Autovacuum does it too, but up to a minute
+// later; until then the planner takes a table filled moments ago for the
+// near-empty one it last saw, and scans it whole where an index would
+// find a few rows. A large table is analysed again only once a fifth of
+// it was written since: pushes of 200,000 quantities confirmed 1,000 at
+// a time would otherwise analyse the publications after every batch.
 //
-//   - A table never analysed (a new database's channels, warehouses…) is
-//     analysed after its first write. Autovacuum analyses a table only
-//     once 50 rows changed, so a merchant's ten channels would never have
-//     statistics, and the planner, guessing a thousand, picks for a read
-//     of every listing 200,000 index probes where a hash join does it in
-//     a fraction of the time.
-//   - A table a transaction filled in bulk (an import of a whole
-//     catalogue, its listings, a stock report) is analysed again at once,
-//     not up to a minute later: until then the planner takes it for the
-//     near-empty table it last saw, and scans it whole where an index
-//     would find a few rows. A large table, only once a fifth of it was
-//     written since: pushes of 200,000 quantities confirmed 1,000 at a
-//     time would otherwise analyse the publications after every batch.
+// A table is never analysed for its first few rows: statistics of a
+// table that was tiny then, and grows by the thousand in the next
+// seconds (the orders of a flash sale), make the planner scan it whole,
+// where a table never analysed is estimated from its current size.
 func (db *DB) analyseAfterBulk(inserted map[string]int) {
 	if db.d.name() != "postgres" {
 		return
@@ -269,18 +266,17 @@ func (db *DB) analyseAfterBulk(inserted map[string]int) {
 			db.stats = map[string]*tableStats{}
 		}
 		st := db.stats[table]
-		first := st == nil
-		if first {
+		if st == nil {
 			st = &tableStats{}
 			db.stats[table] = st
 		}
 		st.written += int64(n)
-		bulk := n >= bulkRows && st.written >= max(bulkRows, st.rows/5) && !st.busy
-		if first || bulk {
+		due := n >= bulkRows && st.written >= max(bulkRows, st.rows/5) && !st.busy
+		if due {
 			st.busy, st.written = true, 0
 		}
 		db.mu.Unlock()
-		if !first && !bulk {
+		if !due {
 			continue
 		}
 		db.bg.Add(1)
@@ -288,17 +284,9 @@ func (db *DB) analyseAfterBulk(inserted map[string]int) {
 			defer db.bg.Done()
 			ctx := context.Background()
 			// The name comes from allot's own query texts, never from input.
-			rows := -1.0
-			reltuples := func() {
+			var rows float64
+			if _, err := db.write.ExecContext(ctx, `ANALYZE `+table); err == nil {
 				db.write.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)`, table).Scan(&rows)
-			}
-			if first {
-				reltuples() // -1: never analysed
-			}
-			if bulk || rows < 0 {
-				if _, err := db.write.ExecContext(ctx, `ANALYZE `+table); err == nil {
-					reltuples()
-				}
 			}
 			db.mu.Lock()
 			st.busy, st.rows = false, int64(rows)

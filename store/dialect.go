@@ -39,6 +39,10 @@ type dialect interface {
 	// are at the same index of listings and versions: pushed, not replaced.
 	dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error
 	retryable(err error) bool
+	// preferHashJoins makes the planner avoid nested loops, for the rest
+	// of the transaction or until called with false: for reads of a whole
+	// table joined to others.
+	preferHashJoins(ctx context.Context, tx *sql.Tx, on bool) error
 	// oneWriter is whether write transactions run one at a time, each
 	// seeing every write committed before it and none during it.
 	oneWriter() bool
@@ -80,6 +84,8 @@ func (sqlite) open(path string) (*sql.DB, *sql.DB, error) {
 func (sqlite) isolation(bool) sql.IsolationLevel { return sql.LevelDefault }
 
 func (sqlite) oneWriter() bool { return true }
+
+func (sqlite) preferHashJoins(context.Context, *sql.Tx, bool) error { return nil }
 
 func (sqlite) lockProducts(context.Context, *sql.Tx, []int64) error { return nil }
 
@@ -148,6 +154,15 @@ func (postgres) isolation(readOnly bool) sql.IsolationLevel {
 }
 
 func (postgres) oneWriter() bool { return false }
+
+func (postgres) preferHashJoins(ctx context.Context, tx *sql.Tx, on bool) error {
+	q := `SET LOCAL enable_nestloop = off`
+	if !on {
+		q = `SET LOCAL enable_nestloop = on`
+	}
+	_, err := tx.ExecContext(ctx, q)
+	return err
+}
 
 func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	// ids are sorted: the locks are taken in id order, part after part,

@@ -218,19 +218,6 @@ func TestBulkWritesRefreshTheStatistics(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitTuples(t, db, "products", 3000)
-	// A table's first few rows, written one statement a row, give it
-	// statistics too: autovacuum would wait for 50.
-	if err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
-		for _, code := range []string{"w1", "w2", "w3"} {
-			if _, _, err := tx.PutWarehouse(allot.Warehouse{Code: code}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	waitTuples(t, db, "warehouses", 3)
 }
 
 // waitTuples waits until PostgreSQL's statistics say table holds at least

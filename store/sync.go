@@ -112,7 +112,17 @@ func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 		return rows.Err()
 	}
 	if productIDs == nil {
-		return out, scan(q+` ORDER BY l.id`, tx.M)
+		// Every listing: hash joins. A merchant's ten channels are too few
+		// for autovacuum ever to give them statistics, and PostgreSQL,
+		// guessing a thousand, would probe the products, publications and
+		// pending pushes by index once a listing, 200,000 times.
+		if err := tx.d.preferHashJoins(tx.ctx, tx.tx, true); err != nil {
+			return nil, err
+		}
+		if err := scan(q+` ORDER BY l.id`, tx.M); err != nil {
+			return nil, err
+		}
+		return out, tx.d.preferHashJoins(tx.ctx, tx.tx, false)
 	}
 	bundles, err := tx.BundlesOf(productIDs)
 	if err != nil {

@@ -71,17 +71,10 @@ type historyRow struct {
 
 func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
 	tx.forgetIfConfig(q)
-	res, err := tx.tx.ExecContext(tx.ctx, q, args...)
-	if err == nil && strings.EqualFold(verb(q), "insert") {
-		// Counted like the bulk inserts' rows: a table's first rows give
-		// it statistics (see analyseAfterBulk).
-		if n, err := res.RowsAffected(); err == nil && n > 0 {
-			tx.countInserted(tableOf(q), int(n))
-		}
-	}
-	return res, err
+	return tx.tx.ExecContext(tx.ctx, q, args...)
 }
 
+// countInserted counts rows inserted into table (see analyseAfterBulk).
 func (tx *Tx) countInserted(table string, n int) {
 	if tx.inserted == nil {
 		tx.inserted = map[string]int{}
@@ -91,23 +84,12 @@ func (tx *Tx) countInserted(table string, n int) {
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
 	tx.forgetIfConfig(q)
-	tx.countInsertReturning(q)
 	return tx.tx.QueryContext(tx.ctx, q, args...)
 }
 
 func (tx *Tx) row(q string, args ...any) *sql.Row {
 	tx.forgetIfConfig(q)
-	tx.countInsertReturning(q)
 	return tx.tx.QueryRowContext(tx.ctx, q, args...)
-}
-
-// countInsertReturning counts an INSERT … RETURNING as one row inserted,
-// whatever it returns: the count only decides when statistics are
-// refreshed.
-func (tx *Tx) countInsertReturning(q string) {
-	if strings.EqualFold(verb(q), "insert") {
-		tx.countInserted(tableOf(q), 1)
-	}
 }
 
 // Context is the context the transaction runs under.
