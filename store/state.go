@@ -157,7 +157,10 @@ func (tx *Tx) SnapshotDefinitions(productIDs []int64) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = each(`SELECT allocation_id, product_id, quantity FROM allocation_lines WHERE allocation_id IN (`+current+`)`, "product_id",
+		// {m}: scoped to a few products, the lines are looked up by
+		// product, not read whole by allocation (a reserve of 1,000 lines,
+		// for the one a group of orders takes).
+		err = each(`SELECT allocation_id, product_id, quantity FROM allocation_lines WHERE {m}allocation_id IN (`+current+`)`, "product_id",
 			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
 				var id, pid int64
 				var q int
@@ -224,7 +227,7 @@ func (tx *Tx) ReadCounters(s *Snapshot) error {
 
 	if len(byID) > 0 {
 		current := `SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`
-		err := each(`SELECT allocation_id, product_id, consumed FROM allocation_usage WHERE allocation_id IN (`+current+`)`, "product_id",
+		err := each(`SELECT allocation_id, product_id, consumed FROM allocation_usage WHERE {m}allocation_id IN (`+current+`)`, "product_id",
 			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
 				var id, pid int64
 				var q int
