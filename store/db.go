@@ -82,6 +82,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
+// OneWriter is whether write transactions run one at a time (SQLite),
+// each seeing every write committed before it and none during it.
+func (db *DB) OneWriter() bool { return db.d.oneWriter() }
+
 // Engine is "sqlite" or "postgres".
 func (db *DB) Engine() string { return db.d.name() }
 

@@ -110,6 +110,16 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 		w.Log.Warn("push failed", "merchant", merchant, "channel", ch.Code, "quantities", len(items), "err", callErr)
 	}
 	label := w.Metrics.label(merchant, ch.Code)
+	if callErr == nil {
+		for start := 0; start+recordPart < len(batch); start += recordPart {
+			part, res := batch[start:start+recordPart], results[start:start+recordPart]
+			if err := w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
+				return w.record(tx, part, res, label)
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var next []store.Push
 	err := w.DB.Write(context.WithoutCancel(ctx), merchant, "allot", w.Now(), func(tx *store.Tx) error {
 		next = nil
@@ -127,27 +137,11 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 			}
 			return tx.ReleaseLease(ch.ID, w.Owner)
 		}
-		var confirmed []store.Push
-		for i, p := range batch {
-			r := results[i]
-			switch {
-			case r.Err == nil, r.Actual != nil && *r.Actual == p.Quantity:
-				confirmed = append(confirmed, p)
-				w.Metrics.Pushes.WithLabelValues(label...).Inc()
-				w.Metrics.Lag.WithLabelValues(label...).Observe(tx.Now.Sub(p.FirstAt).Seconds())
-			case r.Actual != nil:
-				if err := w.stale(tx, p, *r.Actual, label); err != nil {
-					return err
-				}
-			default:
-				w.Metrics.Failures.WithLabelValues(label...).Inc()
-				w.Metrics.Retries.WithLabelValues(label...).Inc()
-				if err := tx.Retry(p, tx.Now.Add(w.backoff(p.Attempts)), r.Err.Error()); err != nil {
-					return err
-				}
-			}
-		}
-		if err := tx.ConfirmMany(confirmed); err != nil {
+		// The outcomes are recorded recordPart pushes a transaction, the
+		// last part with the lease: on SQLite the one writer is not held
+		// by a thousand confirmations while orders wait for it.
+		last := len(batch) - (len(batch)-1)%recordPart - 1
+		if err := w.record(tx, batch[last:], results[last:], label); err != nil {
 			return err
 		}
 		if err := tx.ChannelCalled(ch.ID, ""); err != nil {
@@ -163,6 +157,35 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 		return err
 	})
 	return next, err
+}
+
+// recordPart is how many pushes' outcomes one transaction records.
+const recordPart = 200
+
+// record records what became of pushes, as the channel answered them:
+// confirmed, stale (the channel shows another value), or to retry.
+func (w *Worker) record(tx *store.Tx, batch []store.Push, results []Result, label []string) error {
+	var confirmed []store.Push
+	for i, p := range batch {
+		r := results[i]
+		switch {
+		case r.Err == nil, r.Actual != nil && *r.Actual == p.Quantity:
+			confirmed = append(confirmed, p)
+			w.Metrics.Pushes.WithLabelValues(label...).Inc()
+			w.Metrics.Lag.WithLabelValues(label...).Observe(tx.Now.Sub(p.FirstAt).Seconds())
+		case r.Actual != nil:
+			if err := w.stale(tx, p, *r.Actual, label); err != nil {
+				return err
+			}
+		default:
+			w.Metrics.Failures.WithLabelValues(label...).Inc()
+			w.Metrics.Retries.WithLabelValues(label...).Inc()
+			if err := tx.Retry(p, tx.Now.Add(w.backoff(p.Attempts)), r.Err.Error()); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.ConfirmMany(confirmed)
 }
 
 // draining returns the context of a call that must not be cut short when

@@ -252,7 +252,8 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 			return err
 		}
 		n = len(marks)
-		if slices.ContainsFunc(marks, func(mk store.Mark) bool { return mk.Product == 0 }) {
+		all := slices.ContainsFunc(marks, func(mk store.Mark) bool { return mk.Product == 0 })
+		if all && !w.DB.OneWriter() {
 			everything = marks // planned outside this transaction
 			return nil
 		}
@@ -264,9 +265,12 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 		// database; planning then would see that allocation still open
 		// and clear its mark.
 		tx.Now = w.Now().UTC()
-		ids := make([]int64, len(marks))
-		for i, mk := range marks {
-			ids[i] = mk.Product
+		var ids []int64 // nil: every product
+		if !all {
+			ids = make([]int64, len(marks))
+			for i, mk := range marks {
+				ids[i] = mk.Product
+			}
 		}
 		if err := plan(tx, ids, oldest(marks), w.Settle, false); err != nil {
 			return err
@@ -290,15 +294,15 @@ func oldest(marks []store.Mark) time.Time {
 }
 
 // planEverything plans every listing of the merchant (after a full stock
-// report, a change of a channel's rules…), then clears marks. The whole
-// catalogue is read in read-only transactions, the listings and the
-// stock side by side, and the pushes it calls for are written by
-// PlanWriters transactions side by side, each a range of listings: on
-// PostgreSQL two server processes work at once, and on SQLite the writer
-// lock is held for the writes alone, not while 200,000 quantities are
-// read and computed. A change committed meanwhile has marks of its own,
-// newer than those cleared here: the next plan mends a quantity planned
-// from before it.
+// report, a change of a channel's rules…) on PostgreSQL, then clears
+// marks. The whole catalogue is read in read-only transactions, the
+// listings and the stock side by side, and the pushes it calls for are
+// written by PlanWriters transactions side by side, each a range of
+// listings, so that two server processes work at once. A change committed
+// meanwhile has marks of its own, newer than those cleared here: the next
+// plan mends a quantity planned from before it. (On SQLite a group of
+// orders leaves no mark, see store.Tx.PlannedHere: planBatch plans
+// everything there in one transaction, which nothing commits beside.)
 func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark) error {
 	now := w.Now().UTC() // after the marks were read: see planBatch
 	var listings []store.PushListing
