@@ -43,7 +43,20 @@ func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
 		in, args := inList(tx.d, 2, part)
 		return tx.query(`SELECT id, sku, is_bundle FROM products WHERE merchant_id = $1 AND sku `+in, append([]any{tx.M}, args...)...)
 	}
-	if tx.d.name() == "postgres" {
+	if tx.d.name() == "postgres" && len(skus) > bulkRows {
+		// A whole catalogue's SKUs (a stock report): one hash join, which
+		// the planner, taking the array for ten keys, would not choose
+		// (100,000 SKUs: 0.1 s, where 100,000 index probes take 0.4–0.6).
+		if err := tx.d.preferHashJoins(tx.ctx, tx.tx, true); err != nil {
+			return nil, err
+		}
+		defer tx.d.preferHashJoins(tx.ctx, tx.tx, false)
+		parts = [][]string{skus}
+		lookup = func(part []string) (*sql.Rows, error) {
+			return tx.query(`SELECT p.id, p.sku, p.is_bundle FROM products p JOIN unnest($2::text[]) k(sku) ON p.sku = k.sku
+				WHERE p.merchant_id = $1`, tx.M, part)
+		}
+	} else if tx.d.name() == "postgres" {
 		// One probe of the (merchant_id, sku) index a SKU, whatever the
 		// statistics say: with an IN list, PostgreSQL's planner, before it
 		// has analysed a freshly filled products table, scans it whole.

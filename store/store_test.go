@@ -267,7 +267,11 @@ func TestLookupsBySKUFindAwkwardSKUs(t *testing.T) {
 		}
 		printable := slices.DeleteFunc(slices.Clone(stored), func(k string) bool { return strings.ContainsAny(k, "\t\n") })
 		all := append(append(slices.Clone(stored), missing...), "bulk-0007")
-		for _, keys := range [][]string{printable, append(slices.Clone(printable), missing...), stored, missing, {"tab\tinside", "plain"}, all} {
+		whole := append(slices.Clone(stored), missing...) // a whole catalogue's worth: another plan
+		for i := range 3000 {
+			whole = append(whole, fmt.Sprintf("bulk-%04d", i))
+		}
+		for _, keys := range [][]string{printable, append(slices.Clone(printable), missing...), stored, missing, {"tab\tinside", "plain"}, all, whole} {
 			err := db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
 				refs, err := tx.ProductRefs(keys)
 				if err != nil {
