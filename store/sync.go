@@ -220,14 +220,18 @@ type Push struct {
 // change first.
 func (tx *Tx) DuePushes(channelID int64, limit int) ([]Push, error) {
 	// The pushes are chosen first, then joined: the joins are for those
-	// few rows whatever the planner believes of the queue's size.
+	// few rows whatever the planner believes of the queue's size. They
+	// are taken in the order they fell due, the order of the due index,
+	// so that a batch is its first rows: ordered otherwise, each batch
+	// sorted every row due (200,000 after a full stock report: 40 ms a
+	// batch on PostgreSQL).
 	rows, err := tx.query(`SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.quantity, pen.version, pen.first_at,
 		pen.attempts, pub.quantity, COALESCE(pub.confirmed, FALSE)
-		FROM (SELECT listing_id, quantity, version, first_at, attempts FROM sync_pending
-			WHERE channel_id = $1 AND merchant_id = $2 AND NOT done AND due_at <= $3 ORDER BY first_at, listing_id LIMIT `+itoa(limit)+`) pen
+		FROM (SELECT listing_id, quantity, version, first_at, attempts, due_at FROM sync_pending
+			WHERE channel_id = $1 AND merchant_id = $2 AND NOT done AND due_at <= $3 ORDER BY due_at LIMIT `+itoa(limit)+`) pen
 		JOIN listings l ON l.id = pen.listing_id LEFT JOIN products p ON p.id = l.product_id
 		LEFT JOIN publications pub ON pub.listing_id = pen.listing_id
-		ORDER BY pen.first_at, pen.listing_id`,
+		ORDER BY pen.due_at, pen.listing_id`,
 		channelID, tx.M, micros(tx.Now))
 	if err != nil {
 		return nil, err
