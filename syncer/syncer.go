@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/allot/allot"
@@ -293,6 +294,10 @@ func oldest(marks []store.Mark) time.Time {
 	return first
 }
 
+// afterPlanRead, set by tests, runs in planEverything between its reads
+// and its writes: where a change committed meanwhile goes unseen.
+var afterPlanRead atomic.Pointer[func()]
+
 // planEverything plans every listing of the merchant (after a full stock
 // report, a change of a channel's rules…) on PostgreSQL, then clears
 // marks. The whole catalogue is read in read-only transactions, the
@@ -318,6 +323,9 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
+	}
+	if f := afterPlanRead.Load(); f != nil {
+		(*f)()
 	}
 	// A listing or a channel newer than the snapshot is planned by its own
 	// marks.
