@@ -157,8 +157,8 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		s.Sync.DriftEvery = 5 * time.Minute
 	}
 	db.OnMark = s.Sync.Wake
-	if db.Engine() == "postgres" {
-		s.Sync.PlanWriters = 2 // SQLite has one writer
+	if !db.OneWriter() {
+		s.Sync.PlanWriters = 2
 	}
 	if s.Sync.Settle == 0 {
 		s.Sync.Settle = 5 * time.Second

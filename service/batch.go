@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -218,14 +217,13 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 	// the stock and what orders took of it, after: the lock is held for
 	// the counters and the writes alone.
 	var snap *store.Snapshot
+	var scope []int64 // the products and the bundles made of them
 	if len(ids) > 0 {
-		// The bundles made of these products too: their listings' pushes
-		// are queued with the rest.
-		bundles, err := tx.BundlesOf(ids)
-		if err != nil {
+		// The bundles too: their listings' pushes are queued with the rest.
+		if scope, err = tx.WithBundles(ids); err != nil {
 			return err
 		}
-		if snap, err = tx.SnapshotDefinitions(append(slices.Clip(ids), bundles...)); err != nil {
+		if snap, err = tx.SnapshotDefinitions(scope); err != nil {
 			return err
 		}
 	}
@@ -308,7 +306,7 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		}
 	}
 	if len(created) > 0 && snap != nil {
-		all, err := planPushes(tx, snap, ids, settle)
+		all, err := planPushes(tx, snap, scope, settle)
 		if err != nil {
 			return err
 		}
@@ -405,18 +403,14 @@ func (s *Service) placers() int {
 // group's snapshot, and the worker, planning again after the group's
 // commit, computes from what is then committed and mends a stale push.
 // On SQLite nothing commits while the group runs (see store.Tx.PlannedHere).
-// It returns whether it planned every listing of the products: one of a
-// product the snapshot does not hold is left to the worker.
-func planPushes(tx *store.Tx, snap *store.Snapshot, ids []int64, settle time.Duration) (all bool, err error) {
-	listings, err := tx.PushListings(ids)
+// scope is the products with the bundles made of them (store.Tx.WithBundles).
+// It returns whether it planned every listing of the products: one the
+// snapshot does not hold is left to the worker.
+func planPushes(tx *store.Tx, snap *store.Snapshot, scope []int64, settle time.Duration) (all bool, err error) {
+	listings, err := tx.PushListingsOf(scope)
 	if err != nil {
 		return false, err
 	}
-	var known []store.PushListing
-	for _, l := range listings {
-		if _, ok := snap.SKUs[l.SKU]; ok {
-			known = append(known, l)
-		}
-	}
+	known := snap.Holding(listings)
 	return len(known) == len(listings), tx.PlanPushes(snap, known, tx.Now, settle, false)
 }

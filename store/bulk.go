@@ -12,8 +12,8 @@ import (
 // (columns) VALUES " and an optional suffix (an ON CONFLICT clause, say),
 // in the order given, which is the order their row locks are taken in. On
 // PostgreSQL the rows go as one array a column, thousands a statement
-// (see arrayInserts); on SQLite one statement, prepared once, runs a row
-// at a time (see inserts).
+// (see arrayInserts); on SQLite 64 a statement, through one text prepared
+// once (see inserts).
 func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 	stmts, err := tx.inserts(prefix, rows, strings.Join(suffix, ""))
 	if err != nil {
@@ -37,7 +37,7 @@ func (tx *Tx) execAll(stmts []statement) error {
 }
 
 // prepared is q prepared once in this transaction (which closes it as it
-// ends), for the statements run a row at a time on SQLite. On PostgreSQL,
+// ends), for the statements SQLite runs again and again. On PostgreSQL,
 // where pgx prepares and caches every statement itself, a statement is
 // run in one call, without preparing it first.
 func (tx *Tx) prepared(q string) (interface {
@@ -115,7 +115,10 @@ func (tx *Tx) inserts(prefix string, rows [][]any, suffix string) ([]statement, 
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	tx.countInserted(tableOf(prefix), len(rows))
+	if tx.inserted == nil {
+		tx.inserted = map[string]int{}
+	}
+	tx.inserted[tableOf(prefix)] += len(rows)
 	if tx.d.name() == "postgres" {
 		return tx.arrayInserts(prefix, rows, suffix)
 	}

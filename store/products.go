@@ -43,14 +43,12 @@ func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
 		in, args := inList(tx.d, 2, part)
 		return tx.query(`SELECT id, sku, is_bundle FROM products WHERE merchant_id = $1 AND sku `+in, append([]any{tx.M}, args...)...)
 	}
+	whole := false
 	if tx.d.name() == "postgres" && len(skus) > bulkRows {
 		// A whole catalogue's SKUs (a stock report): one hash join, which
 		// the planner, taking the array for ten keys, would not choose
 		// (100,000 SKUs: 0.1 s, where 100,000 index probes take 0.4–0.6).
-		if err := tx.d.preferHashJoins(tx.ctx, tx.tx, true); err != nil {
-			return nil, err
-		}
-		defer tx.d.preferHashJoins(tx.ctx, tx.tx, false)
+		whole = true
 		parts = [][]string{skus}
 		lookup = func(part []string) (*sql.Rows, error) {
 			return tx.query(`SELECT p.id, p.sku, p.is_bundle FROM products p JOIN unnest($2::text[]) k(sku) ON p.sku = k.sku
@@ -66,24 +64,30 @@ func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
 				CROSS JOIN LATERAL (SELECT id, sku, is_bundle FROM products WHERE merchant_id = $1 AND sku = k.sku LIMIT 1) p`, tx.M, part)
 		}
 	}
-	for _, part := range parts {
-		rows, err := lookup(part)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var r ProductRef
-			if err := rows.Scan(&r.ID, &r.SKU, &r.Bundle); err != nil {
-				rows.Close()
-				return nil, err
+	read := func() error {
+		for _, part := range parts {
+			rows, err := lookup(part)
+			if err != nil {
+				return err
 			}
-			out[r.SKU] = r
+			for rows.Next() {
+				var r ProductRef
+				if err := rows.Scan(&r.ID, &r.SKU, &r.Bundle); err != nil {
+					rows.Close()
+					return err
+				}
+				out[r.SKU] = r
+			}
+			if err := closeRows(rows); err != nil {
+				return err
+			}
 		}
-		if err := closeRows(rows); err != nil {
-			return nil, err
-		}
+		return nil
 	}
-	return out, nil
+	if whole {
+		return out, tx.withoutNestedLoops(read)
+	}
+	return out, read()
 }
 
 // ProductRef looks up one product or bundle; a NotFound error if unknown.
@@ -263,6 +267,18 @@ func (tx *Tx) BundlesOf(ids []int64) ([]int64, error) {
 		out = append(out, got...)
 	}
 	return out, nil
+}
+
+// WithBundles is the products and the bundles that contain any of them,
+// ascending, once each.
+func (tx *Tx) WithBundles(ids []int64) ([]int64, error) {
+	bundles, err := tx.BundlesOf(ids)
+	if err != nil {
+		return nil, err
+	}
+	all := append(slices.Clone(ids), bundles...)
+	slices.Sort(all)
+	return slices.Compact(all), nil
 }
 
 func scanIDs(rows *sql.Rows, err error) ([]int64, error) {

@@ -89,6 +89,19 @@ const pushPlatforms = `('shopify', 'generic', 'file')`
 // pushes to, of the given products and of the bundles that contain them
 // (nil: of every product).
 func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
+	if productIDs == nil {
+		return tx.PushListingsOf(nil)
+	}
+	scope, err := tx.WithBundles(productIDs)
+	if err != nil {
+		return nil, err
+	}
+	return tx.PushListingsOf(scope)
+}
+
+// PushListingsOf is PushListings of exactly the products and bundles of
+// scope (nil: every product), as WithBundles gives them.
+func (tx *Tx) PushListingsOf(scope []int64) ([]PushListing, error) {
 	q := `SELECT l.id, l.channel_id, l.product_id, c.code, l.external_id, l.push_ref, p.sku, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
 		FROM listings l JOIN channels c ON c.id = l.channel_id JOIN products p ON p.id = l.product_id
 		LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id AND NOT pen.done
@@ -111,26 +124,14 @@ func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 		}
 		return rows.Err()
 	}
-	if productIDs == nil {
+	if scope == nil {
 		// Every listing: hash joins. A merchant's ten channels are too few
 		// for autovacuum ever to give them statistics, and PostgreSQL,
 		// guessing a thousand, would probe the products, publications and
 		// pending pushes by index once a listing, 200,000 times.
-		if err := tx.d.preferHashJoins(tx.ctx, tx.tx, true); err != nil {
-			return nil, err
-		}
-		if err := scan(q+` ORDER BY l.id`, tx.M); err != nil {
-			return nil, err
-		}
-		return out, tx.d.preferHashJoins(tx.ctx, tx.tx, false)
+		return out, tx.withoutNestedLoops(func() error { return scan(q+` ORDER BY l.id`, tx.M) })
 	}
-	bundles, err := tx.BundlesOf(productIDs)
-	if err != nil {
-		return nil, err
-	}
-	ids := append(append([]int64{}, productIDs...), bundles...)
-	slices.Sort(ids)
-	for _, part := range chunks(slices.Compact(ids)) {
+	for _, part := range chunks(scope) {
 		in, args := inList(tx.d, 2, part)
 		if err := scan(q+` AND l.product_id `+in+` ORDER BY l.id`, append([]any{tx.M}, args...)...); err != nil {
 			return nil, err
@@ -521,6 +522,19 @@ func (tx *Tx) confirm(ps []Push, outcome, detail string) error {
 		}
 	}
 	return tx.insertRows(`INSERT INTO publication_log (merchant_id, channel_id, listing_id, quantity, at, outcome, detail) VALUES `, logs)
+}
+
+// Holding is the listings whose channel and SKU the snapshot holds: a
+// listing or a channel newer than the snapshot is planned by its own
+// marks.
+func (s *Snapshot) Holding(listings []PushListing) []PushListing {
+	var out []PushListing
+	for _, l := range listings {
+		if _, ok := s.SKUs[l.SKU]; ok && s.Channels[l.Channel] != nil {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // PlanPushes records, for each listing, the push its quantity now calls

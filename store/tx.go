@@ -50,18 +50,12 @@ func (tx *Tx) forgetIfConfig(q string) {
 	if tx.channelsRead == nil && tx.warehousesRead == nil {
 		return
 	}
-	head := verb(q)
+	head := strings.TrimSpace(q)
+	head = head[:min(6, len(head))]
 	if (strings.EqualFold(head, "insert") || strings.EqualFold(head, "update") || strings.EqualFold(head, "delete")) &&
 		(strings.Contains(q, "channel") || strings.Contains(q, "warehouse")) {
 		tx.channelsRead, tx.warehousesRead = nil, nil
 	}
-}
-
-// verb is the first six letters of a statement: its kind, for the six
-// that matter here.
-func verb(q string) string {
-	q = strings.TrimSpace(q)
-	return q[:min(6, len(q))]
 }
 
 type historyRow struct {
@@ -74,12 +68,17 @@ func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
 	return tx.tx.ExecContext(tx.ctx, q, args...)
 }
 
-// countInserted counts rows inserted into table (see analyseAfterBulk).
-func (tx *Tx) countInserted(table string, n int) {
-	if tx.inserted == nil {
-		tx.inserted = map[string]int{}
+// withoutNestedLoops runs fn with the planner's nested loops off, for a
+// read of a whole table joined to others, whose size the planner
+// misjudges (see dialect.preferHashJoins).
+func (tx *Tx) withoutNestedLoops(fn func() error) error {
+	if err := tx.d.preferHashJoins(tx.ctx, tx.tx, true); err != nil {
+		return err
 	}
-	tx.inserted[table] += n
+	if err := fn(); err != nil {
+		return err
+	}
+	return tx.d.preferHashJoins(tx.ctx, tx.tx, false)
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {

@@ -327,15 +327,7 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 	if f := afterPlanRead.Load(); f != nil {
 		(*f)()
 	}
-	// A listing or a channel newer than the snapshot is planned by its own
-	// marks.
-	known := listings[:0]
-	for _, l := range listings {
-		if _, ok := snap.SKUs[l.SKU]; ok && snap.Channels[l.Channel] != nil {
-			known = append(known, l)
-		}
-	}
-	sets := store.PushesToQueue(snap, known, now, w.Settle, false)
+	sets := store.PushesToQueue(snap, snap.Holding(listings), now, w.Settle, false)
 	first := oldest(marks)
 	parts := w.PlanWriters
 	if parts < 1 || len(sets) < 10_000 {
