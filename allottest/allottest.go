@@ -23,6 +23,7 @@ import (
 	"github.com/allot/allot/app"
 	"github.com/allot/allot/client"
 	"github.com/allot/allot/httpapi"
+	"github.com/allot/allot/store"
 	"github.com/allot/allot/syncer"
 )
 
@@ -110,6 +111,22 @@ func Database(t testing.TB, engine string) string {
 	}
 	t.Cleanup(drop)
 	return dsn
+}
+
+// OpenDB opens a fresh database of the engine for t (see Database),
+// migrated, and closed when t ends.
+func OpenDB(t testing.TB, engine string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, Database(t, engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // PostgresSchema creates a schema of its own on the server of PostgresEnv

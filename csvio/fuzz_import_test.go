@@ -12,7 +12,6 @@ import (
 	"github.com/allot/allot/allottest"
 	"github.com/allot/allot/csvio"
 	"github.com/allot/allot/service"
-	"github.com/allot/allot/store"
 )
 
 // Any file of any kind, imported into a real database, is applied or
@@ -25,15 +24,7 @@ func FuzzImport(f *testing.F) {
 	}
 	var targets []target
 	for _, engine := range allottest.Engines() {
-		db, err := store.Open(ctx, allottest.Database(f, engine))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Cleanup(func() { db.Close() })
-		if err := db.Migrate(ctx); err != nil {
-			f.Fatal(err)
-		}
-		svc := service.New(db)
+		svc := service.New(allottest.OpenDB(f, engine))
 		m, _, err := svc.CreateMerchant(ctx, "default", "Default", allottest.Token)
 		if err != nil {
 			f.Fatal(err)

@@ -38,11 +38,8 @@ func open(t *testing.T, dsn string) *store.DB {
 // merchantDB opens a migrated database of engine holding one merchant.
 func merchantDB(t *testing.T, engine string) (*store.DB, int64) {
 	t.Helper()
-	db := open(t, allottest.Database(t, engine))
+	db := allottest.OpenDB(t, engine)
 	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var m int64
 	if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
 		t.Fatal(err)

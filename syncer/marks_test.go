@@ -26,20 +26,13 @@ func TestClearingMarksNeverDeadlocksWithWritesThatMark(t *testing.T) {
 		t.Skipf("%s is not set: SQLite has one writer, nothing to interleave", allottest.PostgresEnv)
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, allottest.Database(t, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := allottest.OpenDB(t, "postgres")
 	var m int64
 	if err := db.Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	var ids []int64
-	err = db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+	err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
 		for i := range 16 {
 			ref, _, err := tx.PutProduct(allot.Product{SKU: fmt.Sprint("p", i), Name: "P"}, nil)
 			if err != nil {

@@ -25,14 +25,7 @@ func TestAPlanOfEverythingIsMendedForAnOrderCommittedWhileItRan(t *testing.T) {
 		t.Skipf("%s is not set: on SQLite this plan runs in one write transaction", allottest.PostgresEnv)
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, allottest.Database(t, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := allottest.OpenDB(t, "postgres")
 	svc := service.New(db)
 	defer svc.Close()
 	id, _, err := svc.CreateMerchant(ctx, "m", "M", "plan_test_token_0123456789")
