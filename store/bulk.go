@@ -43,6 +43,7 @@ func (tx *Tx) execAll(stmts []statement) error {
 func (tx *Tx) prepared(q string) (interface {
 	ExecContext(context.Context, ...any) (sql.Result, error)
 	QueryContext(context.Context, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, ...any) *sql.Row
 }, error) {
 	tx.forgetIfConfig(q)
 	if tx.d.name() == "postgres" {
@@ -51,9 +52,14 @@ func (tx *Tx) prepared(q string) (interface {
 	if st, ok := tx.stmts[q]; ok {
 		return st, nil
 	}
-	st, err := tx.tx.PrepareContext(tx.ctx, q)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if shared := tx.shared.get(tx.ctx, q); shared != nil {
+		st = tx.tx.StmtContext(tx.ctx, shared)
+	} else {
+		var err error
+		if st, err = tx.tx.PrepareContext(tx.ctx, q); err != nil {
+			return nil, err
+		}
 	}
 	if tx.stmts == nil {
 		tx.stmts = map[string]*sql.Stmt{}
@@ -74,6 +80,10 @@ func (d direct) ExecContext(ctx context.Context, args ...any) (sql.Result, error
 
 func (d direct) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
 	return d.tx.tx.QueryContext(ctx, d.q, args...)
+}
+
+func (d direct) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return d.tx.tx.QueryRowContext(ctx, d.q, args...)
 }
 
 // insertReturning is insertRows with a RETURNING clause, whose rows scan

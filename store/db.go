@@ -36,6 +36,12 @@ type DB struct {
 	read  *sql.DB // where read-only transactions run
 	dsn   string
 
+	// SQLite: write transactions take turns on writeTurn (the write pool
+	// has a spare connection, to prepare the statements kept in
+	// writeStmts; see stmtCache). Nil on PostgreSQL.
+	writeTurn  chan struct{}
+	writeStmts *stmtCache
+
 	// Statistics kept fresh after bulk writes (see analyseAfterBulk):
 	// per table, the rows this process wrote since it last analysed it,
 	// the rows the table held then, and whether an analysis is running.
@@ -65,6 +71,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{d: d, write: w, read: r, dsn: dsn}
+	if d.oneWriter() {
+		db.writeTurn = make(chan struct{}, 1)
+		db.writeStmts = &stmtCache{pool: w}
+	}
 	// Opening runs the connection's pragmas; turning a new SQLite file to
 	// WAL answers "busy" at once, without waiting, while another process
 	// does the same: try again for a while.
@@ -92,6 +102,9 @@ func (db *DB) Engine() string { return db.d.name() }
 // Close closes the database.
 func (db *DB) Close() error {
 	db.bg.Wait()
+	if db.writeStmts != nil {
+		db.writeStmts.close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -173,6 +186,11 @@ func (db *DB) Version(ctx context.Context) (int64, error) {
 }
 
 func (db *DB) inTx(ctx context.Context, pool *sql.DB, fn func(*sql.Tx) error) error {
+	release, err := db.takeTurn(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer release()
 	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -210,12 +228,20 @@ func (db *DB) Read(ctx context.Context, m int64, now time.Time, fn func(*Tx) err
 }
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now time.Time, readOnly bool, fn func(*Tx) error) error {
+	release, err := db.takeTurn(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer release()
 	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly && db.d.name() == "postgres",
 		Isolation: db.d.isolation(readOnly)})
 	if err != nil {
 		return err
 	}
 	tx := &Tx{db: db, ctx: ctx, tx: sqlTx, d: db.d, M: m, Now: now.UTC(), Actor: actor}
+	if pool == db.write {
+		tx.shared = db.writeStmts
+	}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -232,6 +258,21 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now 
 		db.OnMark(m)
 	}
 	return nil
+}
+
+// takeTurn waits, on SQLite, until no other write runs on pool (the
+// write pool), and returns what ends the turn; other pools, and
+// PostgreSQL's, need no turn.
+func (db *DB) takeTurn(ctx context.Context, pool *sql.DB) (release func(), err error) {
+	if db.writeTurn == nil || pool != db.write {
+		return func() {}, nil
+	}
+	select {
+	case db.writeTurn <- struct{}{}:
+		return func() { <-db.writeTurn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // bulkRows is how many rows one transaction writes to a table to make it

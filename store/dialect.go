@@ -48,9 +48,9 @@ type dialect interface {
 	oneWriter() bool
 }
 
-// sqlite: one writer connection whose transactions begin IMMEDIATE, so
-// writes are serialised by SQLite's own lock and never deadlock on an
-// upgrade; WAL lets readers run beside it; synchronous=FULL makes every
+// sqlite: one write transaction at a time (DB.writeTurn in the process,
+// and, between processes, SQLite's own lock: transactions begin
+// IMMEDIATE, so they never deadlock on an upgrade); WAL lets readers run beside it; synchronous=FULL makes every
 // commit durable before it returns.
 type sqlite struct{}
 
@@ -70,7 +70,11 @@ func (sqlite) open(path string) (*sql.DB, *sql.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w.SetMaxOpenConns(1)
+	// One writer at a time, by DB.writeTurn; the second connection is
+	// where statements kept for every transaction are first prepared
+	// (see stmtCache).
+	w.SetMaxOpenConns(2)
+	w.SetMaxIdleConns(2)
 	w.SetConnMaxIdleTime(0)
 	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {

@@ -198,7 +198,12 @@ func (tx *Tx) AcquireLease(channelID int64, owner string, until time.Time) (bool
 // a worker that stops lets the next one push at once, rather than after
 // its leases run out.
 func (db *DB) ReleaseLeases(ctx context.Context, owner string) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE sync_channels SET lease_until = 0 WHERE lease_owner = $1`, owner)
+	release, err := db.takeTurn(ctx, db.write)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = db.write.ExecContext(ctx, `UPDATE sync_channels SET lease_until = 0 WHERE lease_owner = $1`, owner)
 	return err
 }
 

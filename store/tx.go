@@ -32,6 +32,7 @@ type Tx struct {
 	// inserted counts the rows inserted, by table (see analyseAfterBulk).
 	inserted map[string]int
 	stmts    map[string]*sql.Stmt // prepared in this transaction (SQLite)
+	shared   *stmtCache           // statements kept between transactions (SQLite's writes)
 
 	// The merchant's channels and warehouses, as this transaction read
 	// them: read once, and forgotten when it writes to either.
@@ -64,6 +65,13 @@ type historyRow struct {
 }
 
 func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
+	if tx.shared != nil {
+		st, err := tx.prepared(q)
+		if err != nil {
+			return nil, err
+		}
+		return st.ExecContext(tx.ctx, args...)
+	}
 	tx.forgetIfConfig(q)
 	return tx.tx.ExecContext(tx.ctx, q, args...)
 }
@@ -82,11 +90,24 @@ func (tx *Tx) withoutNestedLoops(fn func() error) error {
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	if tx.shared != nil {
+		st, err := tx.prepared(q)
+		if err != nil {
+			return nil, err
+		}
+		return st.QueryContext(tx.ctx, args...)
+	}
 	tx.forgetIfConfig(q)
 	return tx.tx.QueryContext(tx.ctx, q, args...)
 }
 
 func (tx *Tx) row(q string, args ...any) *sql.Row {
+	if tx.shared != nil {
+		st, err := tx.prepared(q)
+		if err == nil {
+			return st.QueryRowContext(tx.ctx, args...)
+		}
+	}
 	tx.forgetIfConfig(q)
 	return tx.tx.QueryRowContext(tx.ctx, q, args...)
 }
