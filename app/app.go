@@ -46,6 +46,9 @@ type Config struct {
 	Now func() time.Time
 	// Settle is how long increases wait before they are pushed (0: 5s).
 	Settle time.Duration
+	// Gather is how long the sync worker, once caught up, gathers changes
+	// before its next push to a channel (0: 20ms; see syncer.Worker.Gather).
+	Gather time.Duration
 	// SyncInterval is the pause between rounds of the synchronisation
 	// (0: 200ms); DriftEvery how often channels are read back (0: 5 min).
 	SyncInterval, DriftEvery time.Duration
@@ -162,6 +165,10 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	}
 	if s.Sync.Settle == 0 {
 		s.Sync.Settle = 5 * time.Second
+	}
+	s.Sync.Gather = c.Gather
+	if s.Sync.Gather == 0 {
+		s.Sync.Gather = 20 * time.Millisecond
 	}
 	svc.Settle = s.Sync.Settle // the group commit queues its orders' pushes itself
 	s.API = httpapi.New(svc, c.Log)

@@ -109,6 +109,9 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 	if callErr != nil {
 		w.Log.Warn("push failed", "merchant", merchant, "channel", ch.Code, "quantities", len(items), "err", callErr)
 	}
+	if callErr == nil && len(batch) < max(1, conn.MaxBatch()) {
+		w.gather(ctx)
+	}
 	label := w.Metrics.label(merchant, ch.Code)
 	if callErr == nil {
 		for start := 0; start+recordPart < len(batch); start += recordPart {
@@ -157,6 +160,19 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 		return err
 	})
 	return next, err
+}
+
+// gather waits Gather, or until ctx ends.
+func (w *Worker) gather(ctx context.Context) {
+	if w.Gather <= 0 {
+		return
+	}
+	t := time.NewTimer(w.Gather)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // recordPart is how many pushes' outcomes one transaction records.

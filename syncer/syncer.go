@@ -87,6 +87,13 @@ type Worker struct {
 	// order sold on the channel but not yet received does not make a
 	// sold-out item come back for a moment. Decreases go at once.
 	Settle time.Duration
+	// Gather is how long the worker waits, after a push that did not fill
+	// a call, before it reads the next due quantities (0: not at all).
+	// Under a stream of orders, the changes of those milliseconds go in
+	// one call, and a listing they change several times is pushed once:
+	// fewer calls, and fewer outcomes to record in the one writer that
+	// the orders need. A change after a quiet moment goes out at once.
+	Gather time.Duration
 	// Lease is how long a worker owns a channel's pushes without renewing.
 	Lease time.Duration
 	// DriftEvery is how often each channel is read back (0: never).
