@@ -39,10 +39,10 @@ type dialect interface {
 	// are at the same index of listings and versions: pushed, not replaced.
 	dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error
 	retryable(err error) bool
-	// preferHashJoins makes the planner avoid nested loops, for the rest
-	// of the transaction or until called with false: for reads of a whole
-	// table joined to others.
-	preferHashJoins(ctx context.Context, tx *sql.Tx, on bool) error
+	// avoid turns a plan node the planner misjudges (enable_nestloop,
+	// enable_bitmapscan) off, or on again, for the rest of the
+	// transaction (see Tx.without).
+	avoid(ctx context.Context, tx *sql.Tx, setting string, off bool) error
 	// oneWriter is whether write transactions run one at a time, each
 	// seeing every write committed before it and none during it.
 	oneWriter() bool
@@ -50,8 +50,9 @@ type dialect interface {
 
 // sqlite: one write transaction at a time (DB.writeTurn in the process,
 // and, between processes, SQLite's own lock: transactions begin
-// IMMEDIATE, so they never deadlock on an upgrade); WAL lets readers run beside it; synchronous=FULL makes every
-// commit durable before it returns.
+// IMMEDIATE, so they never deadlock on an upgrade); WAL lets readers run
+// beside it; synchronous=FULL makes every commit durable before it
+// returns.
 type sqlite struct{}
 
 func (sqlite) name() string { return "sqlite" }
@@ -89,7 +90,7 @@ func (sqlite) isolation(bool) sql.IsolationLevel { return sql.LevelDefault }
 
 func (sqlite) oneWriter() bool { return true }
 
-func (sqlite) preferHashJoins(context.Context, *sql.Tx, bool) error { return nil }
+func (sqlite) avoid(context.Context, *sql.Tx, string, bool) error { return nil }
 
 func (sqlite) lockProducts(context.Context, *sql.Tx, []int64) error { return nil }
 
@@ -159,12 +160,12 @@ func (postgres) isolation(readOnly bool) sql.IsolationLevel {
 
 func (postgres) oneWriter() bool { return false }
 
-func (postgres) preferHashJoins(ctx context.Context, tx *sql.Tx, on bool) error {
-	q := `SET LOCAL enable_nestloop = off`
-	if !on {
-		q = `SET LOCAL enable_nestloop = on`
+func (postgres) avoid(ctx context.Context, tx *sql.Tx, setting string, off bool) error {
+	value := "on"
+	if off {
+		value = "off"
 	}
-	_, err := tx.ExecContext(ctx, q)
+	_, err := tx.ExecContext(ctx, `SET LOCAL `+setting+` = `+value)
 	return err
 }
 

@@ -85,7 +85,7 @@ func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
 		return nil
 	}
 	if whole {
-		return out, tx.withoutNestedLoops(read)
+		return out, tx.without(nestedLoops, read)
 	}
 	return out, read()
 }

@@ -76,17 +76,24 @@ func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
 	return tx.tx.ExecContext(tx.ctx, q, args...)
 }
 
-// withoutNestedLoops runs fn with the planner's nested loops off, for a
-// read of a whole table joined to others, whose size the planner
-// misjudges (see dialect.preferHashJoins).
-func (tx *Tx) withoutNestedLoops(fn func() error) error {
-	if err := tx.d.preferHashJoins(tx.ctx, tx.tx, true); err != nil {
+// Plan nodes Tx.without turns off.
+const (
+	nestedLoops = "enable_nestloop"
+	bitmapScans = "enable_bitmapscan"
+)
+
+// without runs fn with a plan node the planner misjudges turned off
+// (see dialect.avoid): nested loops for a read of a whole table joined
+// to others, whose size it misjudges; bitmap scans for a queue's first
+// rows (see DuePushes).
+func (tx *Tx) without(setting string, fn func() error) error {
+	if err := tx.d.avoid(tx.ctx, tx.tx, setting, true); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
 		return err
 	}
-	return tx.d.preferHashJoins(tx.ctx, tx.tx, false)
+	return tx.d.avoid(tx.ctx, tx.tx, setting, false)
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {

@@ -142,7 +142,21 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 		}
 		// The outcomes are recorded recordPart pushes a transaction, the
 		// last part with the lease: on SQLite the one writer is not held
-		// by a thousand confirmations while orders wait for it.
+		// by a thousand confirmations while orders wait for it. The next
+		// batch is read before the outcomes are written: on PostgreSQL
+		// recording them locks the pending rows that orders queueing
+		// pushes of the same listings wait for, until the commit.
+		ok, err := tx.AcquireLease(ch.ID, w.Owner, tx.Now.Add(w.Lease))
+		if err != nil {
+			return err
+		}
+		if ok { // else lost the lease: another worker goes on
+			due, err := tx.DuePushes(ch.ID, max(1, conn.MaxBatch()))
+			if err != nil {
+				return err
+			}
+			next = notIn(due, batch)
+		}
 		last := len(batch) - (len(batch)-1)%recordPart - 1
 		if err := w.record(tx, batch[last:], results[last:], label); err != nil {
 			return err
@@ -150,16 +164,28 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 		if err := tx.ChannelCalled(ch.ID, ""); err != nil {
 			return err
 		}
-		if ok, err := tx.AcquireLease(ch.ID, w.Owner, tx.Now.Add(w.Lease)); err != nil || !ok {
-			return err // lost the lease: another worker goes on
+		if ok && len(next) == 0 {
+			return tx.ReleaseLease(ch.ID, w.Owner)
 		}
-		var err error
-		if next, err = tx.DuePushes(ch.ID, max(1, conn.MaxBatch())); err == nil && len(next) == 0 {
-			err = tx.ReleaseLease(ch.ID, w.Owner)
-		}
-		return err
+		return nil
 	})
 	return next, err
+}
+
+// notIn is due without the pushes of batch, which are being recorded:
+// a newer value of one of their listings has a newer version.
+func notIn(due, batch []store.Push) []store.Push {
+	sent := make(map[[2]int64]bool, len(batch))
+	for _, p := range batch {
+		sent[[2]int64{p.ListingID, p.Version}] = true
+	}
+	out := due[:0]
+	for _, p := range due {
+		if !sent[[2]int64{p.ListingID, p.Version}] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // gather waits Gather, or until ctx ends.

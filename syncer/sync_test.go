@@ -407,3 +407,32 @@ func TestPushesDoNotWaitForADriftCheck(t *testing.T) {
 	w.stock("tee", 4) // a decrease, while the read back hangs
 	w.eventually("L-tee", 4)
 }
+
+// Under a stream of changes, each value is pushed once: the worker reads
+// the next batch before it records the one it pushed, and leaves out of
+// it the values being recorded.
+func TestEachValueIsPushedOnceUnderAStreamOfChanges(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		w := newWorld(t, allottest.Options{Engine: engine, Settle: time.Millisecond})
+		w.eventually("L-tee", 10)
+		for i := 1; i <= 40; i++ {
+			w.stock("tee", 10+i%7)
+			w.stock("cap", 5+i%3)
+			time.Sleep(3 * time.Millisecond)
+		}
+		w.stock("tee", 50)
+		w.eventually("L-tee", 50)
+		w.settled()
+		seen := map[string]bool{}
+		for _, a := range w.p.Accepted() {
+			if seen[a.Key] {
+				t.Fatalf("value %s (%s) pushed twice", a.Key, a.Listing)
+			}
+			seen[a.Key] = true
+		}
+		if len(seen) < 3 {
+			t.Fatalf("only %d values pushed", len(seen))
+		}
+		w.noneOlderOverNewer()
+	})
+}
