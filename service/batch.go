@@ -217,13 +217,17 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 	// the stock and what orders took of it, after: the lock is held for
 	// the counters and the writes alone.
 	var snap *store.Snapshot
-	var scope []int64 // the products and the bundles made of them
+	var listings []store.PushListing // of the products and the bundles made of them
 	if len(ids) > 0 {
 		// The bundles too: their listings' pushes are queued with the rest.
-		if scope, err = tx.WithBundles(ids); err != nil {
+		scope, err := tx.WithBundles(ids)
+		if err != nil {
 			return err
 		}
 		if snap, err = tx.SnapshotDefinitions(scope); err != nil {
+			return err
+		}
+		if listings, err = tx.PushListingsOf(scope); err != nil {
 			return err
 		}
 	}
@@ -306,7 +310,7 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		}
 	}
 	if len(created) > 0 && snap != nil {
-		all, err := planPushes(tx, snap, scope, settle)
+		all, err := planPushes(tx, snap, listings, settle)
 		if err != nil {
 			return err
 		}
@@ -403,14 +407,12 @@ func (s *Service) placers() int {
 // group's snapshot, and the worker, planning again after the group's
 // commit, computes from what is then committed and mends a stale push.
 // On SQLite nothing commits while the group runs (see store.Tx.PlannedHere).
-// scope is the products with the bundles made of them (store.Tx.WithBundles).
+// listings are those of the products and of the bundles made of them,
+// read with the definitions, before the lock: only the worker changes
+// what they hold of the last publication, and it takes no product lock.
 // It returns whether it planned every listing of the products: one the
 // snapshot does not hold is left to the worker.
-func planPushes(tx *store.Tx, snap *store.Snapshot, scope []int64, settle time.Duration) (all bool, err error) {
-	listings, err := tx.PushListingsOf(scope)
-	if err != nil {
-		return false, err
-	}
+func planPushes(tx *store.Tx, snap *store.Snapshot, listings []store.PushListing, settle time.Duration) (all bool, err error) {
 	known := snap.Holding(listings)
 	return len(known) == len(listings), tx.PlanPushes(snap, known, tx.Now, settle, false)
 }
