@@ -47,7 +47,7 @@ type Config struct {
 	// Settle is how long increases wait before they are pushed (0: 5s).
 	Settle time.Duration
 	// Gather is how long the sync worker, once caught up, gathers changes
-	// before its next push to a channel (0: 20ms; see syncer.Worker.Gather).
+	// before its next push to a channel (0: 50ms; see syncer.Worker.Gather).
 	Gather time.Duration
 	// SyncInterval is the pause between rounds of the synchronisation
 	// (0: 200ms); DriftEvery how often channels are read back (0: 5 min).
@@ -168,7 +168,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	}
 	s.Sync.Gather = c.Gather
 	if s.Sync.Gather == 0 {
-		s.Sync.Gather = 20 * time.Millisecond
+		s.Sync.Gather = 50 * time.Millisecond
 	}
 	svc.Settle = s.Sync.Settle // the group commit queues its orders' pushes itself
 	s.API = httpapi.New(svc, c.Log)
