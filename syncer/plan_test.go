@@ -2,6 +2,7 @@ package syncer_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/allot/allot"
 	"github.com/allot/allot/allottest"
+	"github.com/allot/allot/app"
 	"github.com/allot/allot/generic"
 	"github.com/allot/allot/service"
 	"github.com/allot/allot/store"
@@ -93,4 +95,60 @@ func TestAPlanOfEverythingIsMendedForAnOrderCommittedWhileItRan(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// A backlog longer than a call goes out in one round, in full calls: the
+// batch the worker reads while it records the last one is not that one.
+func TestABacklogGoesOutInFullCallsInOneRound(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := allottest.OpenDB(t, engine)
+		svc := service.New(db)
+		defer svc.Close()
+		id, _, err := svc.CreateMerchant(ctx, "m", "M", "plan_test_token_0123456789")
+		if err != nil {
+			t.Fatal(err)
+		}
+		who := service.Actor{Merchant: id, Name: "test"}
+		p := generic.NewPlatform("platform-secret-0123456789")
+		defer p.Close()
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = svc.PutWarehouse(ctx, who, allot.Warehouse{Code: "w1"})
+		must(err)
+		_, _, err = svc.PutChannel(ctx, who, allot.Channel{Code: "shop", Platform: allot.Generic,
+			Settings: map[string]any{"push_url": p.PushURL(), "secret": "platform-secret-0123456789", "batch_size": float64(10)}})
+		must(err)
+		var products []service.ProductLine
+		var listings []service.ListingLine
+		var stock []service.StockLine
+		for i := range 25 {
+			sku := fmt.Sprintf("sku-%02d", i)
+			products = append(products, service.ProductLine{Line: i + 2, Product: allot.Product{SKU: sku, Name: sku}})
+			listings = append(listings, service.ListingLine{Line: i + 2, ListingParams: service.ListingParams{Channel: "shop", ExternalID: "L-" + sku, SKU: sku}})
+			stock = append(stock, service.StockLine{Line: i + 2, StockReport: allot.StockReport{Warehouse: "w1", SKU: sku, InWarehouse: 5 + i}})
+		}
+		_, err = svc.ImportProducts(ctx, who, products)
+		must(err)
+		_, err = svc.ImportListings(ctx, who, listings)
+		must(err)
+		_, err = svc.ImportStock(ctx, who, stock)
+		must(err)
+		w := &syncer.Worker{DB: db, Connect: app.Connectors, Settle: time.Millisecond, Gather: time.Millisecond}
+		must(w.Plan(ctx))
+		time.Sleep(5 * time.Millisecond) // past the settling delay of the increases
+		must(w.PushDue(ctx))
+		for i := range 25 {
+			if q, ok := p.Shown(fmt.Sprintf("L-sku-%02d", i)); !ok || q != 5+i {
+				t.Errorf("L-sku-%02d shows %d (%v), want %d", i, q, ok, 5+i)
+			}
+		}
+		if calls, _ := p.Calls(); calls != 3 {
+			t.Errorf("%d calls for 25 quantities, 10 a call; want 3", calls)
+		}
+	})
 }

@@ -151,11 +151,14 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 			return err
 		}
 		if ok { // else lost the lease: another worker goes on
-			due, err := tx.DuePushes(ch.ID, max(1, conn.MaxBatch()))
+			// The batch's own rows are due until recorded: read past them.
+			limit := max(1, conn.MaxBatch())
+			due, err := tx.DuePushes(ch.ID, limit+len(batch))
 			if err != nil {
 				return err
 			}
 			next = notIn(due, batch)
+			next = next[:min(len(next), limit)]
 		}
 		last := len(batch) - (len(batch)-1)%recordPart - 1
 		if err := w.record(tx, batch[last:], results[last:], label); err != nil {
