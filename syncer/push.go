@@ -142,30 +142,48 @@ func (w *Worker) pushBatch(ctx context.Context, merchant int64, ch store.Channel
 		}
 		// The outcomes are recorded recordPart pushes a transaction, the
 		// last part with the lease: on SQLite the one writer is not held
-		// by a thousand confirmations while orders wait for it. The next
-		// batch is read before the outcomes are written: on PostgreSQL
-		// recording them locks the pending rows that orders queueing
-		// pushes of the same listings wait for, until the commit.
-		ok, err := tx.AcquireLease(ch.ID, w.Owner, tx.Now.Add(w.Lease))
-		if err != nil {
-			return err
-		}
-		if ok { // else lost the lease: another worker goes on
-			// The batch's own rows are due until recorded: read past them.
-			limit := max(1, conn.MaxBatch())
-			due, err := tx.DuePushes(ch.ID, limit+len(batch))
+		// by a thousand confirmations while orders wait for it.
+		last := len(batch) - (len(batch)-1)%recordPart - 1
+		unrecorded := batch[last:]
+		// On PostgreSQL the next batch is read before the outcomes are
+		// recorded, past the rows being recorded (still due until then):
+		// recording locks the pending rows that orders queueing pushes of
+		// the same listings wait for, until the commit. SQLite has no row
+		// locks: recorded first, they are not read again.
+		readFirst := !w.DB.OneWriter()
+		var ok bool
+		readNext := func() error {
+			var err error
+			if ok, err = tx.AcquireLease(ch.ID, w.Owner, tx.Now.Add(w.Lease)); err != nil || !ok {
+				return err // lost the lease: another worker goes on
+			}
+			limit, skip := max(1, conn.MaxBatch()), 0
+			if readFirst {
+				skip = len(unrecorded)
+			}
+			due, err := tx.DuePushes(ch.ID, limit+skip)
 			if err != nil {
 				return err
 			}
-			next = notIn(due, batch)
+			next = notIn(due, unrecorded)
 			next = next[:min(len(next), limit)]
+			return nil
 		}
-		last := len(batch) - (len(batch)-1)%recordPart - 1
-		if err := w.record(tx, batch[last:], results[last:], label); err != nil {
+		if readFirst {
+			if err := readNext(); err != nil {
+				return err
+			}
+		}
+		if err := w.record(tx, unrecorded, results[last:], label); err != nil {
 			return err
 		}
 		if err := tx.ChannelCalled(ch.ID, ""); err != nil {
 			return err
+		}
+		if !readFirst {
+			if err := readNext(); err != nil {
+				return err
+			}
 		}
 		if ok && len(next) == 0 {
 			return tx.ReleaseLease(ch.ID, w.Owner)
