@@ -76,8 +76,8 @@ func TestMigrationsApplyOnceEvenFromSeveralProcessesAtOnce(t *testing.T) {
 		if err := db.Migrate(context.Background()); err != nil {
 			t.Fatalf("migrate again: %v", err)
 		}
-		if v, err := db.Version(context.Background()); err != nil || v != 6 {
-			t.Fatalf("version %d, %v; want 6", v, err)
+		if v, err := db.Version(context.Background()); err != nil || v != 7 {
+			t.Fatalf("version %d, %v; want 7", v, err)
 		}
 	})
 }
@@ -146,6 +146,66 @@ func TestSQLiteWritesKeepTheirStatementsPrepared(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "nowhere") {
 		t.Errorf("a statement that does not parse: %v", err)
+	}
+}
+
+// SQLite's migration 7 rebuilds the pending pushes and the publications
+// with the listing's id as rowid: the rows written before it are kept.
+func TestMigrationSevenKeepsPendingPushesAndPublications(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, allottest.Database(t, "sqlite"))
+	if err := db.MigrateToForTest(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	raw := db.Raw()
+	for _, q := range []string{
+		`INSERT INTO merchants (id, code, name, created_at) VALUES (1, 'm', 'M', 0)`,
+		`INSERT INTO channels (id, merchant_id, code, name, platform, created_at, updated_at) VALUES (1, 1, 'shop', 'Shop', 'generic', 0, 0)`,
+		`INSERT INTO listings (id, merchant_id, channel_id, external_id, created_at, updated_at) VALUES (7, 1, 1, 'L-7', 0, 0), (9, 1, 1, 'L-9', 0, 0)`,
+		`INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at, attempts, last_error, done)
+			VALUES (7, 1, 1, 3, 4, 100, 90, 1, 'timeout', FALSE), (9, 1, 1, 5, 2, 0, 0, 0, '', TRUE)`,
+		`INSERT INTO publications (listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error) VALUES (9, 1, 1, 5, 80, TRUE, '')`,
+	} {
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	dump := func() string {
+		var b strings.Builder
+		for _, q := range []string{
+			`SELECT listing_id, channel_id, merchant_id, quantity, version, due_at, first_at, attempts, last_error, done FROM sync_pending ORDER BY listing_id`,
+			`SELECT listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error FROM publications ORDER BY listing_id`,
+		} {
+			rows, err := raw.QueryContext(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, _ := rows.Columns()
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintln(&b, vals...)
+			}
+			rows.Close()
+		}
+		return b.String()
+	}
+	before := dump()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := dump(); after != before || strings.Count(after, "\n") != 3 {
+		t.Errorf("rows before migration 7:\n%safter:\n%s", before, after)
+	}
+	var pk string
+	if err := raw.QueryRowContext(ctx, `SELECT type FROM pragma_table_info('sync_pending') WHERE pk = 1`).Scan(&pk); err != nil || pk != "INTEGER" {
+		t.Errorf("sync_pending's key is %q (%v), want the rowid (INTEGER)", pk, err)
 	}
 }
 
