@@ -60,9 +60,9 @@ type Options struct {
 	// fresh database of it, unless DB names one.
 	Engine string
 	DB     string
-	// Settle, SyncInterval and Lease tune the synchronisation (0: the
-	// test defaults, 100ms, 20ms and 30s).
-	Settle, SyncInterval, Lease time.Duration
+	// Settle, SyncInterval, Lease and CallTimeout tune the
+	// synchronisation (0: the test defaults, 100ms, 20ms, 30s and 30s).
+	Settle, SyncInterval, Lease, CallTimeout time.Duration
 	// RateLimit bounds the requests of each token. Tests send many
 	// requests at once, so it is off unless a test sets it.
 	RateLimit httpapi.RateLimit
@@ -171,7 +171,8 @@ func Server(t testing.TB, opt Options) (*app.Server, *client.Client) {
 		db = Database(t, engine)
 	}
 	c := app.Config{Addr: "127.0.0.1:0", DB: db, BootstrapToken: Token, Out: io.Discard,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Settle: opt.Settle, SyncInterval: opt.SyncInterval, Lease: opt.Lease}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Settle: opt.Settle, SyncInterval: opt.SyncInterval, Lease: opt.Lease,
+		CallTimeout: opt.CallTimeout}
 	c.Connect = opt.Connect
 	c.RateLimit = opt.RateLimit
 	if c.RateLimit == (httpapi.RateLimit{}) {

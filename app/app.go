@@ -54,6 +54,8 @@ type Config struct {
 	SyncInterval, DriftEvery time.Duration
 	// Lease is how long a process owns a channel's pushes (0: 30s).
 	Lease time.Duration
+	// CallTimeout bounds one call to a channel (0: 30s).
+	CallTimeout time.Duration
 	// PollEvery is how often file channels' order folders are read (0: 2s).
 	PollEvery time.Duration
 	// Connect overrides the connector of each platform (tests).
@@ -152,7 +154,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	host, _ := os.Hostname()
 	s.Sync = &syncer.Worker{DB: db, Service: svc, Connect: c.Connect, Now: svc.Now, Log: c.Log, Metrics: syncer.NewMetrics(s.Metrics),
 		Owner: fmt.Sprintf("%s-%d-%x", host, os.Getpid(), rand.Uint32()), Settle: c.Settle, Interval: c.SyncInterval, Lease: c.Lease,
-		DriftEvery: c.DriftEvery}
+		DriftEvery: c.DriftEvery, CallTimeout: c.CallTimeout}
 	if s.Sync.Connect == nil {
 		s.Sync.Connect = Connectors
 	}

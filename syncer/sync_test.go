@@ -157,8 +157,7 @@ func TestIncreasesWaitForTheSettlingDelayDecreasesDoNot(t *testing.T) {
 func TestFaultsLoseNoPushAndNeverApplyAnOlderValue(t *testing.T) {
 	for _, fault := range []string{"429", "500", "close", "timeout"} {
 		t.Run(fault, func(t *testing.T) {
-			w := newWorld(t, allottest.Options{Settle: 10 * time.Millisecond})
-			w.srv.Sync.CallTimeout = 300 * time.Millisecond
+			w := newWorld(t, allottest.Options{Settle: 10 * time.Millisecond, CallTimeout: 300 * time.Millisecond})
 			w.eventually("L-tee", 10)
 			w.p.Fail(fault, 4)
 			for i, n := range []int{9, 8, 12, 6, 5} {
