@@ -218,8 +218,7 @@ func TestShopifyWebhooksAreVerifiedAndCountedOnce(t *testing.T) {
 func TestShopifyFaultsLoseNoPush(t *testing.T) {
 	for _, kind := range []string{shopifysim.FaultTooManyRequests, shopifysim.FaultServerError, shopifysim.FaultTimeout, shopifysim.FaultClose} {
 		t.Run(kind, func(t *testing.T) {
-			s := newShop(t, allottest.Options{Settle: 10 * time.Millisecond})
-			s.srv.Sync.CallTimeout = 300 * time.Millisecond
+			s := newShop(t, allottest.Options{Settle: 10 * time.Millisecond, CallTimeout: 300 * time.Millisecond})
 			s.eventually(s.tee, 10)
 			s.store.Fail(shopifysim.Fault{Kind: kind, Count: 3})
 			for _, n := range []int{9, 7, 12, 6} {
