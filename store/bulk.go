@@ -36,15 +36,18 @@ func (tx *Tx) execAll(stmts []statement) error {
 	return nil
 }
 
+// runner runs one statement: a *sql.Stmt, or a text run as it comes.
+type runner interface {
+	ExecContext(context.Context, ...any) (sql.Result, error)
+	QueryContext(context.Context, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, ...any) *sql.Row
+}
+
 // prepared is q prepared once in this transaction (which closes it as it
 // ends), for the statements SQLite runs again and again. On PostgreSQL,
 // where pgx prepares and caches every statement itself, a statement is
 // run in one call, without preparing it first.
-func (tx *Tx) prepared(q string) (interface {
-	ExecContext(context.Context, ...any) (sql.Result, error)
-	QueryContext(context.Context, ...any) (*sql.Rows, error)
-	QueryRowContext(context.Context, ...any) *sql.Row
-}, error) {
+func (tx *Tx) prepared(q string) (runner, error) {
 	tx.forgetIfConfig(q)
 	if tx.d.name() == "postgres" {
 		return direct{tx, q}, nil

@@ -64,16 +64,23 @@ type historyRow struct {
 	detail                               any
 }
 
-func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
+// statement is q ready to run in this transaction: in SQLite's writes,
+// kept prepared from one transaction to the next (see stmtCache); else
+// run as it comes.
+func (tx *Tx) statement(q string) (runner, error) {
 	if tx.shared != nil {
-		st, err := tx.prepared(q)
-		if err != nil {
-			return nil, err
-		}
-		return st.ExecContext(tx.ctx, args...)
+		return tx.prepared(q)
 	}
 	tx.forgetIfConfig(q)
-	return tx.tx.ExecContext(tx.ctx, q, args...)
+	return direct{tx, q}, nil
+}
+
+func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := tx.statement(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(tx.ctx, args...)
 }
 
 // Plan nodes Tx.without turns off.
@@ -97,26 +104,19 @@ func (tx *Tx) without(setting string, fn func() error) error {
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
-	if tx.shared != nil {
-		st, err := tx.prepared(q)
-		if err != nil {
-			return nil, err
-		}
-		return st.QueryContext(tx.ctx, args...)
+	st, err := tx.statement(q)
+	if err != nil {
+		return nil, err
 	}
-	tx.forgetIfConfig(q)
-	return tx.tx.QueryContext(tx.ctx, q, args...)
+	return st.QueryContext(tx.ctx, args...)
 }
 
 func (tx *Tx) row(q string, args ...any) *sql.Row {
-	if tx.shared != nil {
-		st, err := tx.prepared(q)
-		if err == nil {
-			return st.QueryRowContext(tx.ctx, args...)
-		}
+	st, err := tx.statement(q)
+	if err != nil {
+		st = direct{tx, q} // a *sql.Row carries the error: run as it comes, it reports it
 	}
-	tx.forgetIfConfig(q)
-	return tx.tx.QueryRowContext(tx.ctx, q, args...)
+	return st.QueryRowContext(tx.ctx, args...)
 }
 
 // Context is the context the transaction runs under.
