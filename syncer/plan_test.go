@@ -3,6 +3,7 @@ package syncer_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -27,28 +28,15 @@ func TestAPlanOfEverythingIsMendedForAnOrderCommittedWhileItRan(t *testing.T) {
 		t.Skipf("%s is not set: on SQLite this plan runs in one write transaction", allottest.PostgresEnv)
 	}
 	ctx := context.Background()
-	db := allottest.OpenDB(t, "postgres")
-	svc := service.New(db)
-	defer svc.Close()
-	id, _, err := svc.CreateMerchant(ctx, "m", "M", "plan_test_token_0123456789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	who := service.Actor{Merchant: id, Name: "test"}
-	p := generic.NewPlatform("platform-secret-0123456789")
-	defer p.Close()
+	db, svc, who, _ := shopOn(t, "postgres", nil)
+	id := who.Merchant
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = svc.PutWarehouse(ctx, who, allot.Warehouse{Code: "w1"})
-	must(err)
-	_, _, err = svc.PutProduct(ctx, who, allot.Product{SKU: "tee", Name: "T-shirt"})
-	must(err)
-	_, _, err = svc.PutChannel(ctx, who, allot.Channel{Code: "shop", Platform: allot.Generic,
-		Settings: map[string]any{"push_url": p.PushURL(), "secret": "platform-secret-0123456789"}})
+	_, _, err := svc.PutProduct(ctx, who, allot.Product{SKU: "tee", Name: "T-shirt"})
 	must(err)
 	_, _, err = svc.PutChannel(ctx, who, allot.Channel{Code: "b2b", Platform: allot.API})
 	must(err)
@@ -102,27 +90,13 @@ func TestAPlanOfEverythingIsMendedForAnOrderCommittedWhileItRan(t *testing.T) {
 func TestABacklogGoesOutInFullCallsInOneRound(t *testing.T) {
 	allottest.Each(t, func(t *testing.T, engine string) {
 		ctx := context.Background()
-		db := allottest.OpenDB(t, engine)
-		svc := service.New(db)
-		defer svc.Close()
-		id, _, err := svc.CreateMerchant(ctx, "m", "M", "plan_test_token_0123456789")
-		if err != nil {
-			t.Fatal(err)
-		}
-		who := service.Actor{Merchant: id, Name: "test"}
-		p := generic.NewPlatform("platform-secret-0123456789")
-		defer p.Close()
+		db, svc, who, p := shopOn(t, engine, map[string]any{"batch_size": float64(10)})
 		must := func(err error) {
 			t.Helper()
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
-		_, err = svc.PutWarehouse(ctx, who, allot.Warehouse{Code: "w1"})
-		must(err)
-		_, _, err = svc.PutChannel(ctx, who, allot.Channel{Code: "shop", Platform: allot.Generic,
-			Settings: map[string]any{"push_url": p.PushURL(), "secret": "platform-secret-0123456789", "batch_size": float64(10)}})
-		must(err)
 		var products []service.ProductLine
 		var listings []service.ListingLine
 		var stock []service.StockLine
@@ -132,7 +106,7 @@ func TestABacklogGoesOutInFullCallsInOneRound(t *testing.T) {
 			listings = append(listings, service.ListingLine{Line: i + 2, ListingParams: service.ListingParams{Channel: "shop", ExternalID: "L-" + sku, SKU: sku}})
 			stock = append(stock, service.StockLine{Line: i + 2, StockReport: allot.StockReport{Warehouse: "w1", SKU: sku, InWarehouse: 5 + i}})
 		}
-		_, err = svc.ImportProducts(ctx, who, products)
+		_, err := svc.ImportProducts(ctx, who, products)
 		must(err)
 		_, err = svc.ImportListings(ctx, who, listings)
 		must(err)
@@ -151,4 +125,31 @@ func TestABacklogGoesOutInFullCallsInOneRound(t *testing.T) {
 			t.Errorf("%d calls for 25 quantities, 10 a call; want 3", calls)
 		}
 	})
+}
+
+// shopOn opens a fresh database of the engine with a merchant, its
+// warehouse w1 and its generic channel "shop" on a platform of its own,
+// with settings beside the push URL and secret.
+func shopOn(t *testing.T, engine string, settings map[string]any) (*store.DB, *service.Service, service.Actor, *generic.Platform) {
+	t.Helper()
+	ctx := context.Background()
+	db := allottest.OpenDB(t, engine)
+	svc := service.New(db)
+	t.Cleanup(svc.Close)
+	id, _, err := svc.CreateMerchant(ctx, "m", "M", "plan_test_token_0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := service.Actor{Merchant: id, Name: "test"}
+	p := generic.NewPlatform("platform-secret-0123456789")
+	t.Cleanup(p.Close)
+	if _, err := svc.PutWarehouse(ctx, who, allot.Warehouse{Code: "w1"}); err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]any{"push_url": p.PushURL(), "secret": "platform-secret-0123456789"}
+	maps.Copy(all, settings)
+	if _, _, err := svc.PutChannel(ctx, who, allot.Channel{Code: "shop", Platform: allot.Generic, Settings: all}); err != nil {
+		t.Fatal(err)
+	}
+	return db, svc, who, p
 }
