@@ -206,12 +206,11 @@ func PrintFanout(cfg Config, r FanoutResult) {
 		r.Listings, r.Stores, r.Changes, r.Elapsed.Seconds())
 	rows := [][]string{{"contender", "quantities/s", "calls per 1,000 changes", "throttled calls"},
 		{"allot", fmt.Sprintf("%.0f", r.PerSecond()), fmt.Sprintf("%.1f", r.CallsPer1000()), strconv.Itoa(r.Throttled)}}
-	base := float64(r.BaselineQuantities) / r.BaselineElapsed.Seconds()
-	if r.BaselineQuantities > 0 {
-		rows = append(rows, []string{"baseline: one quantity a call, as it comes", fmt.Sprintf("%.0f", base), "1000.0", "-"})
-	}
-	table(cfg.Out, rows)
-	if r.BaselineQuantities > 0 {
+	if r.BaselineQuantities == 0 { // --no-baselines
+		table(cfg.Out, rows)
+	} else {
+		base := float64(r.BaselineQuantities) / r.BaselineElapsed.Seconds()
+		table(cfg.Out, append(rows, []string{"baseline: one quantity a call, as it comes", fmt.Sprintf("%.0f", base), "1000.0", "-"}))
 		fmt.Fprintf(cfg.Out, "ratio: allot/baseline = %.0f× quantities/s, %.0f× fewer calls\n", r.PerSecond()/base, 1000/r.CallsPer1000())
 	}
 	fmt.Fprintf(cfg.Out, "listings whose store does not show what allot publishes, once pushed: %d\n", len(r.Mismatches))
