@@ -41,6 +41,7 @@ type DB struct {
 	// writeStmts; see stmtCache). Nil on PostgreSQL.
 	writeTurn  chan struct{}
 	writeStmts *stmtCache
+	ckpt       *checkpointer
 
 	// Statistics kept fresh after bulk writes (see analyseAfterBulk):
 	// per table, the rows this process wrote since it last analysed it,
@@ -74,6 +75,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if d.oneWriter() {
 		db.writeTurn = make(chan struct{}, 1)
 		db.writeStmts = &stmtCache{pool: w}
+		c, err := sql.Open("sqlite", sqliteDSN(dsn))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		db.ckpt = startCheckpointer(c)
 	}
 	// Opening runs the connection's pragmas; turning a new SQLite file to
 	// WAL answers "busy" at once, without waiting, while another process
@@ -105,7 +112,11 @@ func (db *DB) Close() error {
 	if db.writeStmts != nil {
 		db.writeStmts.close()
 	}
-	err := db.write.Close()
+	var err error
+	if db.ckpt != nil {
+		err = db.ckpt.close()
+	}
+	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
@@ -269,7 +280,7 @@ func (db *DB) takeTurn(ctx context.Context, pool *sql.DB) (release func(), err e
 	}
 	select {
 	case db.writeTurn <- struct{}{}:
-		return func() { <-db.writeTurn }, nil
+		return func() { <-db.writeTurn; db.ckpt.nudge() }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -57,17 +57,33 @@ type sqlite struct{}
 
 func (sqlite) name() string { return "sqlite" }
 
+// sqliteDSN is the driver's name of the database file at path, with the
+// pragmas of every connection. busy_timeout first: the pragmas after it
+// wait for another process's lock instead of failing at once.
+// temp_store(MEMORY): the statement journal of an upsert of many rows
+// (what undoes the statement alone if it fails) is kept in memory, not
+// written to a temporary file: a twentieth of the writer's time.
+func sqliteDSN(path string) string {
+	return "file:" + (&url.URL{Path: sqlitePath(path)}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
+}
+
+// sqlitePath is the file path of a SQLite dsn.
+func sqlitePath(dsn string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+}
+
 func (sqlite) open(path string) (*sql.DB, *sql.DB, error) {
-	path = strings.TrimPrefix(path, "sqlite://")
-	path = strings.TrimPrefix(path, "file:")
-	if path == "" {
+	if sqlitePath(path) == "" {
 		return nil, nil, fmt.Errorf("sqlite: empty database path")
 	}
-	// busy_timeout first: the pragmas after it wait for another process's
-	// lock instead of failing at once.
-	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	base := sqliteDSN(path)
+	// The log is checkpointed beside the writer (see checkpointer), not
+	// by the commit that fills it. The writer keeps up to 64 MiB of pages
+	// (2 MiB by default): under a stream of orders over a large catalogue
+	// it read the same index pages from the file again and again, a tenth
+	// of its time; readers, which come and go, 16 MiB.
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,7 +93,7 @@ func (sqlite) open(path string) (*sql.DB, *sql.DB, error) {
 	w.SetMaxOpenConns(2)
 	w.SetMaxIdleConns(2)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
 	if err != nil {
 		w.Close()
 		return nil, nil, err
