@@ -271,18 +271,30 @@ func column(typ string, rows [][]any, j int) (any, error) {
 	return nil, fmt.Errorf("no arrays of %s", typ)
 }
 
-// gather is column for one Go type, as converts a value to.
-func gather[T any](rows [][]any, j int, as func(any) (T, bool)) ([]*T, error) {
-	out := make([]*T, len(rows))
+// gather is column for one Go type, as converts a value to: a []T, which
+// pgx encodes without reflection, unless a value is NULL, then a []*T.
+func gather[T any](rows [][]any, j int, as func(any) (T, bool)) (any, error) {
+	vals := make([]T, len(rows))
+	nulls := false
 	for i, r := range rows {
 		if r[j] == nil {
+			nulls = true
 			continue
 		}
 		v, ok := as(r[j])
 		if !ok {
 			return nil, fmt.Errorf("%T for a %T", r[j], v)
 		}
-		out[i] = &v
+		vals[i] = v
+	}
+	if !nulls {
+		return vals, nil
+	}
+	out := make([]*T, len(rows))
+	for i, r := range rows {
+		if r[j] != nil {
+			out[i] = &vals[i]
+		}
 	}
 	return out, nil
 }

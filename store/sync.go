@@ -87,7 +87,7 @@ const pushPlatforms = `('shopify', 'generic', 'file')`
 
 // PushListings lists the linked, enabled listings, on channels that allot
 // pushes to, of the given products and of the bundles that contain them
-// (nil: of every product).
+// (nil: of every product; a plan of every listing reads PlanListings).
 func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 	if productIDs == nil {
 		return tx.PushListingsOf(nil)
@@ -125,10 +125,7 @@ func (tx *Tx) PushListingsOf(scope []int64) ([]PushListing, error) {
 		return rows.Err()
 	}
 	if scope == nil {
-		// Every listing: hash joins. A merchant's ten channels are too few
-		// for autovacuum ever to give them statistics, and PostgreSQL,
-		// guessing a thousand, would probe the products, publications and
-		// pending pushes by index once a listing, 200,000 times.
+		// Every listing: hash joins (see PlanListings).
 		return out, tx.without(nestedLoops, func() error { return scan(q+` ORDER BY l.id`, tx.M) })
 	}
 	for _, part := range chunks(scope) {
@@ -138,6 +135,60 @@ func (tx *Tx) PushListingsOf(scope []int64) ([]PushListing, error) {
 		}
 	}
 	return out, nil
+}
+
+// PlanListings is PushListings of every product, for a plan of them all:
+// without the texts only a push needs (external id, push ref) and with
+// no SKU, which the caller sets from the product ids (see Snapshot.Name).
+// After a full stock report it reads 200,000 listings; the texts and the
+// joins that gave them made it the longest step of the plan.
+func (tx *Tx) PlanListings() ([]PushListing, error) {
+	chs, err := tx.PushChannels()
+	if err != nil {
+		return nil, err
+	}
+	code := make(map[int64]string, len(chs))
+	for _, c := range chs {
+		code[c.ID] = c.Code
+	}
+	var out []PushListing
+	read := func() error {
+		rows, err := tx.query(`SELECT l.id, l.channel_id, l.product_id, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
+			FROM listings l LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id AND NOT pen.done
+			WHERE l.merchant_id = $1 AND l.enabled = TRUE AND l.product_id IS NOT NULL ORDER BY l.id`, tx.M)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var l PushListing
+			var pub, pen sql.NullInt64
+			if err := rows.Scan(&l.ListingID, &l.ChannelID, &l.ProductID, &pub, &l.Confirmed, &pen); err != nil {
+				rows.Close()
+				return err
+			}
+			c, ok := code[l.ChannelID]
+			if !ok {
+				continue // a channel allot pushes nothing to
+			}
+			l.Channel, l.Published, l.Pending = c, intPtr(pub), intPtr(pen)
+			out = append(out, l)
+		}
+		return closeRows(rows)
+	}
+	// Hash joins: a merchant's few channels and the statistics of the
+	// queue tables, which fill and empty by the minute, made PostgreSQL
+	// probe the publications and pending pushes by index once a listing,
+	// 200,000 times.
+	return out, tx.without(nestedLoops, read)
+}
+
+// Name sets the SKU of each listing from its product's id; a product the
+// snapshot does not hold (created since) leaves it empty, and Holding
+// then leaves the listing to the product's own marks.
+func (s *Snapshot) Name(listings []PushListing) {
+	for i := range listings {
+		listings[i].SKU = s.SKUOf[listings[i].ProductID]
+	}
 }
 
 // SetPending records the newest quantity to push for a listing, due at due
@@ -545,12 +596,25 @@ func (tx *Tx) confirm(ps []Push, outcome, detail string) error {
 
 // Holding is the listings whose channel and SKU the snapshot holds: a
 // listing or a channel newer than the snapshot is planned by its own
-// marks.
+// marks. When it holds them all, as it mostly does, it is listings
+// itself, not a copy.
 func (s *Snapshot) Holding(listings []PushListing) []PushListing {
-	var out []PushListing
-	for _, l := range listings {
-		if _, ok := s.SKUs[l.SKU]; ok && s.Channels[l.Channel] != nil {
-			out = append(out, l)
+	holds := func(l *PushListing) bool {
+		_, ok := s.SKUs[l.SKU]
+		return ok && s.Channels[l.Channel] != nil
+	}
+	i := 0
+	for i < len(listings) && holds(&listings[i]) {
+		i++
+	}
+	if i == len(listings) {
+		return listings
+	}
+	out := slices.Clip(listings[:i:i])
+	out = slices.Grow(out, len(listings)-i)
+	for j := i + 1; j < len(listings); j++ {
+		if holds(&listings[j]) {
+			out = append(out, listings[j])
 		}
 	}
 	return out
@@ -568,7 +632,7 @@ func (tx *Tx) PlanPushes(snap *Snapshot, listings []PushListing, first time.Time
 // PushesToQueue is what PlanPushes records, computed at now without
 // writing it.
 func PushesToQueue(snap *Snapshot, listings []PushListing, now time.Time, settle time.Duration, force bool) []PendingSet {
-	var sets []PendingSet
+	sets := make([]PendingSet, 0, len(listings))
 	for _, l := range listings {
 		q := snap.Published(l.Channel, l.SKU)
 		shown := l.Published != nil && l.Confirmed && *l.Published == q

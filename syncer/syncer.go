@@ -322,7 +322,7 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 	var wg sync.WaitGroup
 	var errs [2]error
 	wg.Go(func() {
-		errs[0] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { listings, err = tx.PushListings(nil); return err })
+		errs[0] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { listings, err = tx.PlanListings(); return err })
 	})
 	wg.Go(func() {
 		errs[1] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { snap, err = tx.Snapshot(nil); return err })
@@ -334,6 +334,7 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 	if f := afterPlanRead.Load(); f != nil {
 		(*f)()
 	}
+	snap.Name(listings)
 	sets := store.PushesToQueue(snap, snap.Holding(listings), now, w.Settle, false)
 	first := oldest(marks)
 	parts := w.PlanWriters
@@ -359,15 +360,25 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 // records a push for each that differs from what the channel shows or
 // waits to show; with force, for every listing.
 func plan(tx *store.Tx, products []int64, first time.Time, settle time.Duration, force bool) error {
+	if products == nil {
+		listings, err := tx.PlanListings()
+		if err != nil || len(listings) == 0 {
+			return err
+		}
+		snap, err := tx.Snapshot(nil)
+		if err != nil {
+			return err
+		}
+		snap.Name(listings)
+		return tx.PlanPushes(snap, listings, first, settle, force)
+	}
 	listings, err := tx.PushListings(products)
 	if err != nil || len(listings) == 0 {
 		return err
 	}
-	var scope []int64
-	if products != nil {
-		for _, l := range listings {
-			scope = append(scope, l.ProductID)
-		}
+	scope := make([]int64, len(listings))
+	for i, l := range listings {
+		scope[i] = l.ProductID
 	}
 	snap, err := tx.Snapshot(scope)
 	if err != nil {
