@@ -135,11 +135,11 @@ func (k *catalogue) waitPushed(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
-		pending, err := k.srv.DB.PendingCount(ctx)
+		pending, err := k.srv.DB.AnyPending(ctx)
 		if err != nil {
 			return err
 		}
-		if pending == 0 {
+		if !pending {
 			return nil
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -188,11 +188,11 @@ func waitNothingPending(ctx context.Context, db *store.DB) error {
 		if err != nil {
 			return err
 		}
-		n, err := db.PendingCount(ctx)
+		pending, err := db.AnyPending(ctx)
 		if err != nil {
 			return err
 		}
-		if n == 0 && len(marked) == 0 {
+		if !pending && len(marked) == 0 {
 			return nil
 		}
 		time.Sleep(5 * time.Millisecond)
