@@ -227,9 +227,10 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		if snap, err = tx.SnapshotDefinitions(scope); err != nil {
 			return err
 		}
-		if listings, err = tx.PushListingsOf(scope); err != nil {
+		if listings, err = tx.PlanListings(scope); err != nil {
 			return err
 		}
+		snap.Name(listings)
 	}
 	if f := beforeLock.Load(); f != nil {
 		(*f)()

@@ -12,9 +12,9 @@ import (
 	"github.com/allot/allot/store"
 )
 
-// A plan of every listing reads them lean (PlanListings): the same
-// listings as PushListings(nil), with the same publications and pending
-// quantities, and each SKU from the snapshot.
+// A plan reads listings lean (PlanListings), of every product or of a
+// few: the same listings as PushListingsOf, with the same publications
+// and pending quantities, and each SKU from the snapshot.
 func TestPlanListingsAreThePushListingsOfEveryProduct(t *testing.T) {
 	allottest.Each(t, func(t *testing.T, engine string) {
 		db, m := merchantDB(t, engine)
@@ -62,7 +62,7 @@ func TestPlanListingsAreThePushListingsOfEveryProduct(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			got, err := tx.PlanListings()
+			got, err := tx.PlanListings(nil)
 			if err != nil {
 				return err
 			}
@@ -77,19 +77,39 @@ func TestPlanListingsAreThePushListingsOfEveryProduct(t *testing.T) {
 			if len(want) < 2 || want[0].Published == nil || *want[0].Published != 7 || want[1].Pending == nil || *want[1].Pending != 3 {
 				t.Errorf("push listings %+v: want the first published at 7, the second waiting with 3", want)
 			}
-			if len(got) != len(want) {
-				t.Fatalf("plan listings %+v, push listings %+v", got, want)
+			same(t, got, want)
+			// A few products' (a group of orders).
+			scope := []int64{want[0].ProductID, want[1].ProductID}
+			if want, err = tx.PushListingsOf(scope); err != nil {
+				return err
 			}
-			for i, w := range want {
-				w.ExternalID, w.PushRef = "", ""
-				if g := got[i]; !reflect.DeepEqual(g, w) {
-					t.Errorf("plan listing %+v, push listing %+v", g, w)
-				}
+			if got, err = tx.PlanListings(scope); err != nil {
+				return err
 			}
+			snap.Name(got)
+			if len(want) != 2 {
+				t.Errorf("%d push listings of two products, want 2", len(want))
+			}
+			same(t, got, want)
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// same checks that plan listings are the push listings without their
+// texts.
+func same(t *testing.T, got, want []store.PushListing) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("plan listings %+v, push listings %+v", got, want)
+	}
+	for i, w := range want {
+		w.ExternalID, w.PushRef = "", ""
+		if g := got[i]; !reflect.DeepEqual(g, w) {
+			t.Errorf("plan listing %+v, push listing %+v", g, w)
+		}
+	}
 }

@@ -137,12 +137,13 @@ func (tx *Tx) PushListingsOf(scope []int64) ([]PushListing, error) {
 	return out, nil
 }
 
-// PlanListings is PushListings of every product, for a plan of them all:
-// without the texts only a push needs (external id, push ref) and with
-// no SKU, which the caller sets from the product ids (see Snapshot.Name).
-// After a full stock report it reads 200,000 listings; the texts and the
-// joins that gave them made it the longest step of the plan.
-func (tx *Tx) PlanListings() ([]PushListing, error) {
+// PlanListings is PushListingsOf(scope) for a plan of their quantities
+// (nil: every product's): without the texts only a push needs (external
+// id, push ref), with the channel's code from a map rather than a join,
+// and with no SKU, which the caller sets from its snapshot (see
+// Snapshot.Name). After a full stock report it reads 200,000 listings;
+// the texts and joins made it the longest step of the plan.
+func (tx *Tx) PlanListings(scope []int64) ([]PushListing, error) {
 	chs, err := tx.PushChannels()
 	if err != nil {
 		return nil, err
@@ -151,11 +152,12 @@ func (tx *Tx) PlanListings() ([]PushListing, error) {
 	for _, c := range chs {
 		code[c.ID] = c.Code
 	}
+	q := `SELECT l.id, l.channel_id, l.product_id, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
+		FROM listings l LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id AND NOT pen.done
+		WHERE l.merchant_id = $1 AND l.enabled = TRUE AND l.product_id `
 	var out []PushListing
-	read := func() error {
-		rows, err := tx.query(`SELECT l.id, l.channel_id, l.product_id, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
-			FROM listings l LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id AND NOT pen.done
-			WHERE l.merchant_id = $1 AND l.enabled = TRUE AND l.product_id IS NOT NULL ORDER BY l.id`, tx.M)
+	read := func(q string, args ...any) error {
+		rows, err := tx.query(q, args...)
 		if err != nil {
 			return err
 		}
@@ -175,11 +177,20 @@ func (tx *Tx) PlanListings() ([]PushListing, error) {
 		}
 		return closeRows(rows)
 	}
-	// Hash joins: a merchant's few channels and the statistics of the
-	// queue tables, which fill and empty by the minute, made PostgreSQL
-	// probe the publications and pending pushes by index once a listing,
-	// 200,000 times.
-	return out, tx.without(nestedLoops, read)
+	if scope == nil {
+		// Hash joins: a merchant's few channels and the statistics of the
+		// queue tables, which fill and empty by the minute, made
+		// PostgreSQL probe the publications and pending pushes by index
+		// once a listing, 200,000 times.
+		return out, tx.without(nestedLoops, func() error { return read(q+`IS NOT NULL ORDER BY l.id`, tx.M) })
+	}
+	for _, part := range chunks(scope) {
+		in, args := inList(tx.d, 2, part)
+		if err := read(q+in+` ORDER BY l.id`, append([]any{tx.M}, args...)...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Name sets the SKU of each listing from its product's id; a product the

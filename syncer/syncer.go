@@ -322,7 +322,7 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 	var wg sync.WaitGroup
 	var errs [2]error
 	wg.Go(func() {
-		errs[0] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { listings, err = tx.PlanListings(); return err })
+		errs[0] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { listings, err = tx.PlanListings(nil); return err })
 	})
 	wg.Go(func() {
 		errs[1] = w.DB.Read(ctx, m, now, func(tx *store.Tx) (err error) { snap, err = tx.Snapshot(nil); return err })
@@ -361,7 +361,7 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 // waits to show; with force, for every listing.
 func plan(tx *store.Tx, products []int64, first time.Time, settle time.Duration, force bool) error {
 	if products == nil {
-		listings, err := tx.PlanListings()
+		listings, err := tx.PlanListings(nil)
 		if err != nil || len(listings) == 0 {
 			return err
 		}
