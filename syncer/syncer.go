@@ -360,30 +360,29 @@ func (w *Worker) planEverything(ctx context.Context, m int64, marks []store.Mark
 // records a push for each that differs from what the channel shows or
 // waits to show; with force, for every listing.
 func plan(tx *store.Tx, products []int64, first time.Time, settle time.Duration, force bool) error {
-	if products == nil {
-		listings, err := tx.PlanListings(nil)
-		if err != nil || len(listings) == 0 {
+	var scope []int64 // the products and the bundles made of them; nil: all
+	if products != nil {
+		var err error
+		if scope, err = tx.WithBundles(products); err != nil {
 			return err
 		}
-		snap, err := tx.Snapshot(nil)
-		if err != nil {
-			return err
-		}
-		snap.Name(listings)
-		return tx.PlanPushes(snap, listings, first, settle, force)
 	}
-	listings, err := tx.PushListings(products)
+	listings, err := tx.PlanListings(scope)
 	if err != nil || len(listings) == 0 {
 		return err
 	}
-	scope := make([]int64, len(listings))
-	for i, l := range listings {
-		scope[i] = l.ProductID
+	var held []int64 // the products with listings; nil: all
+	if scope != nil {
+		held = make([]int64, len(listings))
+		for i, l := range listings {
+			held[i] = l.ProductID
+		}
 	}
-	snap, err := tx.Snapshot(scope)
+	snap, err := tx.Snapshot(held)
 	if err != nil {
 		return err
 	}
+	snap.Name(listings)
 	return tx.PlanPushes(snap, listings, first, settle, force)
 }
 
