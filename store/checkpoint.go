@@ -19,7 +19,8 @@ import (
 type checkpointer struct {
 	pool *sql.DB
 	wake chan struct{} // a write turn ended since the last checkpoint
-	stop chan struct{}
+	ctx  context.Context
+	stop context.CancelFunc
 	done chan struct{}
 	once sync.Once
 	err  error
@@ -30,7 +31,8 @@ const checkpointGap = 100 * time.Millisecond
 
 func startCheckpointer(pool *sql.DB) *checkpointer {
 	pool.SetMaxOpenConns(1)
-	c := &checkpointer{pool: pool, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	c := &checkpointer{pool: pool, wake: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -45,22 +47,19 @@ func (c *checkpointer) nudge() {
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { <-c.stop; cancel() }()
 	for {
 		select {
 		case <-c.wake:
-		case <-c.stop:
+		case <-c.ctx.Done():
 			return
 		}
 		// An error (the file gone, a checkpoint by another process under
 		// way) leaves the frames to the next checkpoint, or to SQLite's
 		// own when the last connection closes.
-		c.pool.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		c.pool.ExecContext(c.ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 		select {
 		case <-time.After(checkpointGap):
-		case <-c.stop:
+		case <-c.ctx.Done():
 			return
 		}
 	}
@@ -70,7 +69,7 @@ func (c *checkpointer) loop() {
 // does nothing.
 func (c *checkpointer) close() error {
 	c.once.Do(func() {
-		close(c.stop)
+		c.stop()
 		<-c.done
 		c.err = c.pool.Close()
 	})

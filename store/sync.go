@@ -621,8 +621,8 @@ func (s *Snapshot) Holding(listings []PushListing) []PushListing {
 	if i == len(listings) {
 		return listings
 	}
-	out := slices.Clip(listings[:i:i])
-	out = slices.Grow(out, len(listings)-i)
+	out := make([]PushListing, i, len(listings))
+	copy(out, listings[:i])
 	for j := i + 1; j < len(listings); j++ {
 		if holds(&listings[j]) {
 			out = append(out, listings[j])
