@@ -307,8 +307,8 @@ var notAnalysed = map[string]bool{"sync_pending": true, "sync_dirty": true, "his
 // later; until then the planner takes a table filled moments ago for the
 // near-empty one it last saw, and scans it whole where an index would
 // find a few rows. A large table is analysed again only once a fifth of
-// it was written since: pushes of 200,000 quantities confirmed 1,000 at
-// a time would otherwise analyse the publications after every batch.
+// it was written since: a table filled 1,000 rows a transaction would
+// otherwise be analysed after every one.
 //
 // A table is never analysed for its first few rows: statistics of a
 // table that was tiny then, and grows by the thousand in the next

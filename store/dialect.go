@@ -35,9 +35,12 @@ type dialect interface {
 	// clearMarks deletes the outbox marks of merchant m whose product and
 	// version are at the same index of products and versions.
 	clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error
-	// dropPushed marks done the pending pushes whose listing and version
-	// are at the same index of listings and versions: pushed, not replaced.
-	dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error
+	// recordPushed records on each listing's pending row the quantity the
+	// channel now shows, at now, and marks the push done unless a newer
+	// value replaced it (its version is no longer the one pushed). A
+	// listing without a row (a publication that no push of allot's made)
+	// gets a done one.
+	recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows []pushedRow) error
 	retryable(err error) bool
 	// avoid turns a plan node the planner misjudges (enable_nestloop,
 	// enable_bitmapscan) off, or on again, for the rest of the
@@ -114,14 +117,27 @@ func (sqlite) lockMerchant(context.Context, *sql.Tx, int64) error { return nil }
 
 func (sqlite) lockMigrations(context.Context, *sql.Tx) error { return nil }
 
-// clearMarks and dropPushed: one writer, so no lock to wait for; a
+// clearMarks and recordPushed: one writer, so no lock to wait for; a
 // statement a pair, prepared once.
 func (sqlite) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
 	return execPairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, m, products, versions)
 }
 
-func (sqlite) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
-	return execPairs(ctx, tx, `UPDATE sync_pending SET done = TRUE WHERE merchant_id = $1 AND listing_id = $2 AND version = $3 AND NOT done`, m, listings, versions)
+func (sqlite) recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows []pushedRow) error {
+	st, err := tx.PrepareContext(ctx, `INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at, done, published, pushed_at)
+		VALUES ($2, $3, $1, $4, $5, 0, 0, TRUE, $4, $6)
+		ON CONFLICT (listing_id) DO UPDATE SET published = excluded.published, pushed_at = excluded.pushed_at,
+		done = sync_pending.done OR sync_pending.version = excluded.version`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, m, r.listing, r.channel, r.quantity, r.version, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // execPairs runs q (merchant, a[i], b[i]) for each i.
@@ -206,12 +222,13 @@ func (postgres) lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error {
 	return err
 }
 
-// clearMarks and dropPushed first lock the rows they may change, in
+// clearMarks and recordPushed first lock the rows they may change, in
 // product (listing) order, the order in which every write that marks
 // products (queues pushes) takes them, so that they never wait on each
 // other in a circle; then they change those whose version is still the
 // one the plan (the push) read. A row marked again while they waited for
-// it has a newer version and stays.
+// it has a newer version and stays (a pending push keeps waiting, with
+// the publication recorded beside it).
 func (postgres) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
 	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sync_dirty WHERE merchant_id = $1 AND product_id = ANY($2::bigint[])
 		ORDER BY product_id FOR UPDATE`, m, products); err != nil {
@@ -222,13 +239,21 @@ func (postgres) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, v
 	return err
 }
 
-func (postgres) dropPushed(ctx context.Context, tx *sql.Tx, m int64, listings, versions []int64) error {
+func (postgres) recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows []pushedRow) error {
+	n := len(rows)
+	listings, channels, versions, quantities := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, r := range rows {
+		listings[i], channels[i], versions[i], quantities[i] = r.listing, r.channel, r.version, r.quantity
+	}
 	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sync_pending WHERE merchant_id = $1 AND listing_id = ANY($2::bigint[])
 		ORDER BY listing_id FOR NO KEY UPDATE`, m, listings); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE sync_pending p SET done = TRUE FROM unnest($2::bigint[], $3::bigint[]) x(listing_id, version)
-		WHERE p.merchant_id = $1 AND p.listing_id = x.listing_id AND p.version = x.version AND NOT p.done`, m, listings, versions)
+	_, err := tx.ExecContext(ctx, `INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at, done, published, pushed_at)
+		SELECT x.listing_id, x.channel_id, $1, x.quantity, x.version, 0, 0, TRUE, x.quantity, $2
+		FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) x(listing_id, channel_id, version, quantity)
+		ON CONFLICT (listing_id) DO UPDATE SET published = excluded.published, pushed_at = excluded.pushed_at,
+		done = sync_pending.done OR sync_pending.version = excluded.version`, m, now, listings, channels, versions, quantities)
 	return err
 }
 

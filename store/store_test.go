@@ -76,8 +76,8 @@ func TestMigrationsApplyOnceEvenFromSeveralProcessesAtOnce(t *testing.T) {
 		if err := db.Migrate(context.Background()); err != nil {
 			t.Fatalf("migrate again: %v", err)
 		}
-		if v, err := db.Version(context.Background()); err != nil || v != 8 {
-			t.Fatalf("version %d, %v; want 8", v, err)
+		if v, err := db.Version(context.Background()); err != nil || v != 9 {
+			t.Fatalf("version %d, %v; want 9", v, err)
 		}
 	})
 }
@@ -94,7 +94,7 @@ func TestOrdersCheckNoForeignKeysOnPostgreSQL(t *testing.T) {
 			q = `SELECT COUNT(*) FROM pragma_foreign_key_list($1)`
 		}
 		for table, want := range map[string]bool{"orders": false, "order_lines": false, "order_units": false, "publication_log": false,
-			"stock": true, "listings": true, "publications": true} {
+			"stock": true, "listings": true, "sync_pending": true} {
 			var n int
 			if err := db.Raw().QueryRowContext(context.Background(), q, table).Scan(&n); err != nil {
 				t.Fatal(err)
@@ -199,7 +199,7 @@ func TestMigrationSevenKeepsPendingPushesAndPublications(t *testing.T) {
 		return b.String()
 	}
 	before := dump()
-	if err := db.Migrate(ctx); err != nil {
+	if err := db.MigrateToForTest(ctx, 7); err != nil {
 		t.Fatal(err)
 	}
 	if after := dump(); after != before || strings.Count(after, "\n") != 3 {
@@ -422,6 +422,67 @@ func TestLookupsBySKUFindAwkwardSKUs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// Migration 9 moves each publication onto its listing's pending row:
+// a pending push, a done one and a publication without a pending row all
+// come through, and the publications table is gone.
+func TestMigrationNineMovesPublicationsOntoPendingRows(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := open(t, allottest.Database(t, engine))
+		if err := db.MigrateToForTest(ctx, 8); err != nil {
+			t.Fatal(err)
+		}
+		raw := db.Raw()
+		for _, q := range []string{
+			`INSERT INTO merchants (id, code, name, created_at) VALUES (1, 'm', 'M', 0)`,
+			`INSERT INTO channels (id, merchant_id, code, name, platform, created_at, updated_at) VALUES (1, 1, 'shop', 'Shop', 'generic', 0, 0)`,
+			`INSERT INTO listings (id, merchant_id, channel_id, external_id, created_at, updated_at) VALUES (7, 1, 1, 'L-7', 0, 0), (8, 1, 1, 'L-8', 0, 0), (9, 1, 1, 'L-9', 0, 0)`,
+			`INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at, attempts, last_error, done)
+				VALUES (7, 1, 1, 3, 4, 100, 90, 1, 'timeout', FALSE), (9, 1, 1, 5, 2, 0, 0, 0, '', TRUE)`,
+			`INSERT INTO publications (listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error)
+				VALUES (7, 1, 1, 6, 70, TRUE, ''), (8, 1, 1, 2, 60, TRUE, ''), (9, 1, 1, 5, 80, TRUE, '')`,
+		} {
+			if _, err := raw.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := raw.QueryContext(ctx, `SELECT listing_id, quantity, version, due_at, attempts, last_error, done, published, pushed_at
+			FROM sync_pending ORDER BY listing_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var id, q, v, due, attempts, pub, at int64
+			var msg string
+			var done bool
+			if err := rows.Scan(&id, &q, &v, &due, &attempts, &msg, &done, &pub, &at); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d %d %d %d %d %q %v %d %d", id, q, v, due, attempts, msg, done, pub, at))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{`7 3 4 100 1 "timeout" false 6 70`, `8 2 0 0 0 "" true 2 60`, `9 5 2 0 0 "" true 5 80`}
+		if !slices.Equal(got, want) {
+			t.Errorf("pending rows after migration 9:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		var n int
+		q := `SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'publications' AND table_schema = current_schema()`
+		if engine == "sqlite" {
+			q = `SELECT COUNT(*) FROM sqlite_master WHERE name = 'publications'`
+		}
+		if err := raw.QueryRowContext(ctx, q).Scan(&n); err != nil || n != 0 {
+			t.Errorf("publications still there: %d, %v", n, err)
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"slices"
 	"time"
+
+	"github.com/allot/allot"
 )
 
 // Mark is an outbox entry: a product whose quantities may have changed
@@ -102,9 +104,9 @@ func (tx *Tx) PushListings(productIDs []int64) ([]PushListing, error) {
 // PushListingsOf is PushListings of exactly the products and bundles of
 // scope (nil: every product), as WithBundles gives them.
 func (tx *Tx) PushListingsOf(scope []int64) ([]PushListing, error) {
-	q := `SELECT l.id, l.channel_id, l.product_id, c.code, l.external_id, l.push_ref, p.sku, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
+	q := `SELECT l.id, l.channel_id, l.product_id, c.code, l.external_id, l.push_ref, p.sku, ` + publishedAndPending + `
 		FROM listings l JOIN channels c ON c.id = l.channel_id JOIN products p ON p.id = l.product_id
-		LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id AND NOT pen.done
+		LEFT JOIN sync_pending pen ON pen.listing_id = l.id
 		WHERE l.merchant_id = $1 AND l.enabled = TRUE AND c.platform IN ` + pushPlatforms
 	var out []PushListing
 	scan := func(q string, args ...any) error {
@@ -137,6 +139,11 @@ func (tx *Tx) PushListingsOf(scope []int64) ([]PushListing, error) {
 	return out, nil
 }
 
+// publishedAndPending reads, from a listing's pending row pen (if any),
+// its last publication, whether it has one, and the quantity waiting to
+// be pushed, if one waits.
+const publishedAndPending = `pen.published, COALESCE(pen.published IS NOT NULL, FALSE), CASE WHEN pen.done THEN NULL ELSE pen.quantity END`
+
 // PlanListings is PushListingsOf(scope) for a plan of their quantities
 // (nil: every product's): without the texts only a push needs (external
 // id, push ref), with the channel's code from a map rather than a join,
@@ -152,8 +159,8 @@ func (tx *Tx) PlanListings(scope []int64) ([]PushListing, error) {
 	for _, c := range chs {
 		code[c.ID] = c.Code
 	}
-	q := `SELECT l.id, l.channel_id, l.product_id, pub.quantity, COALESCE(pub.confirmed, FALSE), pen.quantity
-		FROM listings l LEFT JOIN publications pub ON pub.listing_id = l.id LEFT JOIN sync_pending pen ON pen.listing_id = l.id AND NOT pen.done
+	q := `SELECT l.id, l.channel_id, l.product_id, ` + publishedAndPending + `
+		FROM listings l LEFT JOIN sync_pending pen ON pen.listing_id = l.id
 		WHERE l.merchant_id = $1 AND l.enabled = TRUE AND l.product_id `
 	var out []PushListing
 	read := func(q string, args ...any) error {
@@ -180,7 +187,7 @@ func (tx *Tx) PlanListings(scope []int64) ([]PushListing, error) {
 	if scope == nil {
 		// Hash joins: a merchant's few channels and the statistics of the
 		// queue tables, which fill and empty by the minute, made
-		// PostgreSQL probe the publications and pending pushes by index
+		// PostgreSQL probe the pending pushes by index
 		// once a listing, 200,000 times.
 		return out, tx.without(nestedLoops, func() error { return read(q+`IS NOT NULL ORDER BY l.id`, tx.M) })
 	}
@@ -302,11 +309,10 @@ func (tx *Tx) DuePushes(channelID int64, limit int) ([]Push, error) {
 	var out []Push
 	read := func() error {
 		rows, err := tx.query(`SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.quantity, pen.version, pen.first_at,
-		pen.attempts, pub.quantity, COALESCE(pub.confirmed, FALSE)
-		FROM (SELECT listing_id, quantity, version, first_at, attempts, due_at FROM sync_pending
+		pen.attempts, pen.published, pen.published IS NOT NULL
+		FROM (SELECT listing_id, quantity, version, first_at, attempts, due_at, published FROM sync_pending
 			WHERE channel_id = $1 AND merchant_id = $2 AND NOT done AND due_at <= $3 ORDER BY due_at LIMIT `+itoa(limit)+`) pen
 		JOIN listings l ON l.id = pen.listing_id LEFT JOIN products p ON p.id = l.product_id
-		LEFT JOIN publications pub ON pub.listing_id = pen.listing_id
 		ORDER BY pen.due_at, pen.listing_id`,
 			channelID, tx.M, micros(tx.Now))
 		if err != nil {
@@ -421,9 +427,11 @@ type Publication struct {
 	Error      string
 }
 
-const publicationsQuery = `SELECT pub.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pub.quantity, pub.pushed_at, pub.confirmed, pub.error
-	FROM publications pub JOIN listings l ON l.id = pub.listing_id LEFT JOIN products p ON p.id = l.product_id
-	WHERE pub.channel_id = $1 AND pub.merchant_id = $2`
+// publicationsQuery reads the publications of a channel from the pending
+// rows that hold them: a publication is always one the channel confirmed.
+const publicationsQuery = `SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.published, pen.pushed_at, TRUE, ''
+	FROM listings l JOIN sync_pending pen ON pen.listing_id = l.id LEFT JOIN products p ON p.id = l.product_id
+	WHERE l.channel_id = $1 AND l.merchant_id = $2 AND pen.published IS NOT NULL`
 
 // Publications lists a channel's publications.
 func (tx *Tx) Publications(channelID int64) ([]Publication, error) {
@@ -437,7 +445,7 @@ func (tx *Tx) PublicationsOf(channelID int64, listingIDs []int64) ([]Publication
 	for _, part := range chunks(listingIDs) {
 		in, args := inList(tx.d, 3, part)
 		var err error
-		if out, err = tx.scanPublications(out, publicationsQuery+` AND pub.listing_id `+in, append([]any{channelID, tx.M}, args...)...); err != nil {
+		if out, err = tx.scanPublications(out, publicationsQuery+` AND pen.listing_id `+in, append([]any{channelID, tx.M}, args...)...); err != nil {
 			return nil, err
 		}
 	}
@@ -505,9 +513,21 @@ type ChannelOwner struct {
 	Settings          string
 }
 
-// PushChannels lists the merchant's channels that allot pushes to.
+// PushChannels lists the merchant's channels that allot pushes to: of
+// Channels, which the transaction reads once (a group of orders and the
+// plan of its pushes both want them).
 func (tx *Tx) PushChannels() ([]ChannelRow, error) {
-	return tx.channels(`AND platform IN ` + pushPlatforms)
+	all, err := tx.Channels()
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(c ChannelRow) bool { return !Pushed(c.Platform) }), nil
+}
+
+// Pushed is whether allot pushes quantities to a channel of platform p:
+// one of pushPlatforms.
+func Pushed(p allot.Platform) bool {
+	return p == allot.Shopify || p == allot.Generic || p == allot.File
 }
 
 // MerchantsWithPushChannels lists the merchants that have a channel allot
@@ -580,30 +600,35 @@ func (tx *Tx) confirm(ps []Push, outcome, detail string) error {
 		return nil
 	}
 	now := micros(tx.Now)
-	pubs := make([][]any, len(ps))
 	logs := make([][]any, len(ps))
 	for i, p := range ps {
-		pubs[i] = []any{p.ListingID, p.ChannelID, tx.M, p.Quantity, now, true, ""}
 		logs[i] = []any{tx.M, p.ChannelID, p.ListingID, p.Quantity, now, outcome, detail}
-	}
-	if err := tx.insertRows(`INSERT INTO publications (listing_id, channel_id, merchant_id, quantity, pushed_at, confirmed, error) VALUES `, pubs,
-		` ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity, pushed_at = excluded.pushed_at, confirmed = TRUE, error = ''`); err != nil {
-		return err
 	}
 	if err := tx.insertRows(`INSERT INTO publication_log (merchant_id, channel_id, listing_id, quantity, at, outcome, detail) VALUES `, logs); err != nil {
 		return err
 	}
-	// Forget each pending push unless a newer value replaced it. Last: on
-	// PostgreSQL it locks pending rows that orders queueing pushes wait
-	// for, until the commit.
+	// Record each publication on its listing's pending row, and forget
+	// the push unless a newer value replaced it. Last: on PostgreSQL it
+	// locks pending rows that orders queueing pushes wait for, until the
+	// commit.
 	for part := range slices.Chunk(ps, chunk) {
-		listings, versions := pairs(part, func(p Push) (int64, int64) { return p.ListingID, p.Version })
-		if err := tx.d.dropPushed(tx.ctx, tx.tx, tx.M, listings, versions); err != nil {
+		rows := make([]pushedRow, len(part))
+		for i, p := range part {
+			// A push of no pending row (Version -1, as a drift check's
+			// has) makes one at version 0: the next quantity queued is 1.
+			rows[i] = pushedRow{listing: p.ListingID, channel: p.ChannelID, version: max(p.Version, 0), quantity: int64(p.Quantity)}
+		}
+		if err := tx.d.recordPushed(tx.ctx, tx.tx, tx.M, now, rows); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// pushedRow is a push the channel confirmed: its listing and channel, the
+// version of the pending row it was read from, and the quantity the
+// channel shows.
+type pushedRow struct{ listing, channel, version, quantity int64 }
 
 // Holding is the listings whose channel and SKU the snapshot holds: a
 // listing or a channel newer than the snapshot is planned by its own

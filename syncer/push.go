@@ -302,7 +302,7 @@ func (w *Worker) CheckDrift(ctx context.Context, merchant int64, channel string)
 		pubs, err = tx.Publications(ch.ID)
 		return err
 	})
-	if err != nil || len(pubs) == 0 || !pushes(ch.Platform) {
+	if err != nil || len(pubs) == 0 || !store.Pushed(ch.Platform) {
 		return 0, err
 	}
 	conn, err := w.connector(ch)

@@ -394,7 +394,7 @@ func (w *Worker) Resync(ctx context.Context, merchant int64, channel string) err
 		if err != nil {
 			return err
 		}
-		if !pushes(c.Platform) {
+		if !store.Pushed(c.Platform) {
 			return allot.Errorf(allot.Conflict, "channel %s is a %s channel: allot pushes nothing to it", channel, c.Platform)
 		}
 		listings, err := tx.Listings(c.ID)
@@ -433,10 +433,6 @@ func planChannel(tx *store.Tx, channelID int64, products []int64, first time.Tim
 		}
 	}
 	return tx.SetPendingMany(sets, first)
-}
-
-func pushes(p allot.Platform) bool {
-	return p == allot.Shopify || p == allot.Generic || p == allot.File
 }
 
 // connector returns the channel's connector, kept while its settings stay
@@ -516,7 +512,7 @@ func (w *Worker) Link(ctx context.Context, merchant int64, channel string) (serv
 	if err != nil {
 		return service.LinkResult{}, err
 	}
-	if !pushes(ch.Platform) {
+	if !store.Pushed(ch.Platform) {
 		return service.LinkResult{}, allot.Errorf(allot.Conflict, "channel %s is a %s channel: it has no catalogue to read", channel, ch.Platform)
 	}
 	conn, err := w.connector(ch)
