@@ -171,6 +171,17 @@ type SteadyResult struct {
 	Errors    int
 	Elapsed   time.Duration
 	Latencies Latencies
+	// CPU is the machine's busy CPU time while the orders ran (0: not
+	// known; see machineBusy).
+	CPU time.Duration
+}
+
+// CPUPer1000 is the machine's CPU seconds per 1,000 orders, or 0.
+func (r SteadyResult) CPUPer1000() float64 {
+	if r.Orders == 0 {
+		return 0
+	}
+	return r.CPU.Seconds() * 1000 / float64(r.Orders)
 }
 
 // PerSecond is orders per second.
@@ -183,6 +194,7 @@ func steady(n, clients, skus int, send func(id string, lines []allot.Line) error
 	var mu sync.Mutex
 	var res SteadyResult
 	var wg sync.WaitGroup
+	busy, busyOK := machineBusy()
 	start := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -226,6 +238,9 @@ func steady(n, clients, skus int, send func(id string, lines []allot.Line) error
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	if after, ok := machineBusy(); ok && busyOK {
+		res.CPU = after - busy
+	}
 	return res
 }
 
@@ -602,10 +617,14 @@ func compare(a, b string) int {
 func PrintCatalogue(cfg Config, orders int, r CatalogueResult) {
 	fmt.Fprintf(cfg.Out, "\nsteady catalogue: %d SKUs, %d channels, a reserve on a tenth of the SKUs; %d imported orders of 1–5 Zipf-drawn lines\n",
 		r.SKUs, r.Channels, orders)
-	rows := [][]string{{"contender", "orders", "errors", "seconds", "orders/s", "p50", "p99"}}
+	rows := [][]string{{"contender", "orders", "errors", "seconds", "orders/s", "p50", "p99", "machine CPU s per 1,000"}}
 	for _, s := range r.Steady {
+		cpu := "-"
+		if s.CPU > 0 {
+			cpu = fmt.Sprintf("%.2f", s.CPUPer1000())
+		}
 		rows = append(rows, []string{s.Name, strconv.Itoa(s.Orders), strconv.Itoa(s.Errors), fmt.Sprintf("%.2f", s.Elapsed.Seconds()),
-			fmt.Sprintf("%.0f", s.PerSecond()), ms(s.Latencies.Quantile(0.5)), ms(s.Latencies.Quantile(0.99))})
+			fmt.Sprintf("%.0f", s.PerSecond()), ms(s.Latencies.Quantile(0.5)), ms(s.Latencies.Quantile(0.99)), cpu})
 	}
 	table(cfg.Out, rows)
 	if len(r.Steady) == 2 {
