@@ -178,7 +178,8 @@ func TestClearingMarksKeepsWhatWasMarkedAgain(t *testing.T) {
 // A listing's push versions only grow: its pending row outlives each push
 // (done, not deleted), and every quantity queued after gets the next
 // version, whether the row waited or was done; a push confirmed after a
-// newer quantity arrived leaves that quantity waiting.
+// newer quantity arrived leaves that quantity waiting, and records what
+// was published beside it.
 func TestPushVersionsOfAListingOnlyGrow(t *testing.T) {
 	allottest.Each(t, func(t *testing.T, engine string) {
 		db, m := merchantDB(t, engine)
@@ -245,6 +246,25 @@ func TestPushVersionsOfAListingOnlyGrow(t *testing.T) {
 		third := due()
 		if len(third) != 1 || third[0].Quantity != 3 || third[0].Version <= second[0].Version {
 			t.Fatalf("due %+v after %+v was confirmed: want 3, still waiting, at a higher version", third, second)
+		}
+		// The publication of 4 is recorded all the same, beside the 3
+		// that waits: the next push compares against it.
+		if p := third[0].Published; p == nil || *p != 4 || !third[0].Confirmed {
+			t.Errorf("due push %+v: want it to know 4 was published", third[0])
+		}
+		var ls []store.PushListing
+		if err := db.Read(ctx, m, time.Now(), func(tx *store.Tx) (err error) { ls, err = tx.PushListings(nil); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if len(ls) != 1 || ls[0].Published == nil || *ls[0].Published != 4 || ls[0].Pending == nil || *ls[0].Pending != 3 {
+			t.Errorf("listing %+v: want 4 published and 3 waiting", ls)
+		}
+		var pubs []store.Publication
+		if err := db.Read(ctx, m, time.Now(), func(tx *store.Tx) (err error) { pubs, err = tx.Publications(l.ChannelID); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if len(pubs) != 1 || pubs[0].Quantity != 4 || pubs[0].ExternalID != "L-tee" || !pubs[0].Confirmed {
+			t.Errorf("publications %+v: want L-tee at 4", pubs)
 		}
 	})
 }
