@@ -167,7 +167,12 @@ func (st *State) ActiveOn(sku string) []*Allocation {
 // any. The store keeps at most one; should there be more, the first in
 // serving order wins.
 func (st *State) Covering(channel, sku string) *Allocation {
-	for _, a := range st.ActiveOn(sku) {
+	return covering(st.ActiveOn(sku), channel)
+}
+
+// covering is Covering among active, the active allocations of a SKU.
+func covering(active []*Allocation, channel string) *Allocation {
+	for _, a := range active {
 		if _, ok := a.Channels[channel]; ok {
 			return a
 		}
@@ -221,10 +226,11 @@ func (st *State) compute(channel, sku string, ex *explainer) int {
 func (st *State) product(c *Channel, s *SKU, ex *explainer) int {
 	A := available(c, s)
 	var q int
-	x := st.Covering(c.Code, s.Code)
+	active := st.ActiveOn(s.Code) // once: Covering and pool both want them
+	x := covering(active, c.Code)
 	switch {
 	case x == nil:
-		q = st.pool(c.Code, s.Code, A, ex)
+		q = pool(active, c.Code, s.Code, A, ex)
 	case x.Channels[c.Code] == allot.FollowAllocation:
 		q = x.Rem(s.Code)
 		ex.allocation(x, s.Code)
@@ -232,19 +238,20 @@ func (st *State) product(c *Channel, s *SKU, ex *explainer) int {
 		q = st.held(x, s.Code, A, ex)
 	default: // presell, use_available
 		rem := x.Rem(s.Code)
-		pool := st.pool(c.Code, s.Code, A, nil)
-		q = max(rem, pool)
-		ex.presellUseAvailable(x, s.Code, pool)
+		shared := pool(active, c.Code, s.Code, A, nil)
+		q = max(rem, shared)
+		ex.presellUseAvailable(x, s.Code, shared)
 	}
 	return applyRules(s.Rules[c.Code].Over(c.Rules), q, ex)
 }
 
 // pool is what a channel sees of A without an allocation of its own: A
-// minus what every active reserve not including it still stands for.
-func (st *State) pool(channel, sku string, A int, ex *explainer) int {
+// minus what every active reserve (of active, the SKU's) not including it
+// still stands for.
+func pool(active []*Allocation, channel, sku string, A int, ex *explainer) int {
 	ex.add(Term{Kind: "available", Quantity: A})
 	left := A
-	for _, r := range st.ActiveOn(sku) {
+	for _, r := range active {
 		if r.Purpose != allot.Reserve {
 			continue
 		}
