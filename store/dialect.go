@@ -118,7 +118,7 @@ func (sqlite) lockMerchant(context.Context, *sql.Tx, int64) error { return nil }
 func (sqlite) lockMigrations(context.Context, *sql.Tx) error { return nil }
 
 // clearMarks and recordPushed: one writer, so no lock to wait for; a
-// statement a pair, prepared once.
+// statement a row, prepared once.
 func (sqlite) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
 	return execPairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, m, products, versions)
 }

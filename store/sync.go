@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/allot/allot"
@@ -84,8 +85,18 @@ type PushListing struct {
 	Pending *int
 }
 
-// pushPlatforms are the platforms allot pushes quantities to.
-const pushPlatforms = `('shopify', 'generic', 'file')`
+// pushedPlatforms are the platforms allot pushes quantities to;
+// pushPlatforms is the same list as SQL, for "platform IN …".
+var (
+	pushedPlatforms = []allot.Platform{allot.Shopify, allot.Generic, allot.File}
+	pushPlatforms   = func() string {
+		quoted := make([]string, len(pushedPlatforms))
+		for i, p := range pushedPlatforms {
+			quoted[i] = "'" + string(p) + "'"
+		}
+		return "(" + strings.Join(quoted, ", ") + ")"
+	}()
+)
 
 // PushListings lists the linked, enabled listings, on channels that allot
 // pushes to, of the given products and of the bundles that contain them
@@ -142,7 +153,7 @@ func (tx *Tx) PushListingsOf(scope []int64) ([]PushListing, error) {
 // publishedAndPending reads, from a listing's pending row pen (if any),
 // its last publication, whether it has one, and the quantity waiting to
 // be pushed, if one waits.
-const publishedAndPending = `pen.published, COALESCE(pen.published IS NOT NULL, FALSE), CASE WHEN pen.done THEN NULL ELSE pen.quantity END`
+const publishedAndPending = `pen.published, pen.published IS NOT NULL, CASE WHEN pen.done THEN NULL ELSE pen.quantity END`
 
 // PlanListings is PushListingsOf(scope) for a plan of their quantities
 // (nil: every product's): without the texts only a push needs (external
@@ -524,11 +535,8 @@ func (tx *Tx) PushChannels() ([]ChannelRow, error) {
 	return slices.DeleteFunc(all, func(c ChannelRow) bool { return !Pushed(c.Platform) }), nil
 }
 
-// Pushed is whether allot pushes quantities to a channel of platform p:
-// one of pushPlatforms.
-func Pushed(p allot.Platform) bool {
-	return p == allot.Shopify || p == allot.Generic || p == allot.File
-}
+// Pushed is whether allot pushes quantities to a channel of platform p.
+func Pushed(p allot.Platform) bool { return slices.Contains(pushedPlatforms, p) }
 
 // MerchantsWithPushChannels lists the merchants that have a channel allot
 // pushes to.
