@@ -113,7 +113,7 @@ func TestCLIUsageErrors(t *testing.T) {
 
 func TestCLIMigratesAndCreatesMerchants(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "m.db")
-	if code, out, errOut := run(t, "", "migrate", "--db", db); code != 0 || !strings.Contains(out, "at migration 9") {
+	if code, out, errOut := run(t, "", "migrate", "--db", db); code != 0 || !strings.Contains(out, "at migration 10") {
 		t.Fatalf("migrate: exit %d, %q %q", code, out, errOut)
 	}
 	if code, out, errOut := run(t, "", "merchant", "add", "acme", "--db", db); code != 0 || !strings.Contains(out, "allot_") {

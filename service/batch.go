@@ -149,7 +149,10 @@ func (s *Service) placeGroup(reqs []*placeRequest) {
 // placeAll checks and writes a group of placed orders: results[i] is the
 // answer to reqs[i]. Refused orders change nothing.
 func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle time.Duration) error {
-
+	// Channels, products and rules as kept between groups while unchanged.
+	if err := tx.KeepDefinitions(); err != nil {
+		return err
+	}
 	channels, err := tx.Channels()
 	if err != nil {
 		return err

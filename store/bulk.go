@@ -48,7 +48,7 @@ type runner interface {
 // where pgx prepares and caches every statement itself, a statement is
 // run in one call, without preparing it first.
 func (tx *Tx) prepared(q string) (runner, error) {
-	tx.forgetIfConfig(q)
+	tx.noteWrite(q)
 	if tx.d.name() == "postgres" {
 		return direct{tx, q}, nil
 	}

@@ -51,6 +51,7 @@ type DB struct {
 	bg    sync.WaitGroup
 
 	cols columnTypes // PostgreSQL's column types, for inserts of arrays
+	defs definitionsCache
 }
 
 type tableStats struct {

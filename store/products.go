@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"maps"
 	"slices"
 
 	"github.com/allot/allot"
@@ -37,6 +38,24 @@ func (tx *Tx) ProductRefs(skus []string) (map[string]ProductRef, error) {
 	skus = slices.Clone(skus)
 	slices.Sort(skus)
 	skus = slices.Compact(skus)
+	if d := tx.defs; d != nil {
+		found, missing := d.keptRefs(skus)
+		if len(missing) == 0 {
+			return found, nil
+		}
+		read, err := tx.readProductRefs(missing)
+		if err != nil {
+			return nil, err
+		}
+		d.keepRefs(read)
+		maps.Copy(found, read)
+		return found, nil
+	}
+	return tx.readProductRefs(skus)
+}
+
+// readProductRefs is ProductRefs of distinct, sorted SKUs, read.
+func (tx *Tx) readProductRefs(skus []string) (map[string]ProductRef, error) {
 	out := make(map[string]ProductRef, len(skus))
 	parts := chunks(skus)
 	lookup := func(part []string) (*sql.Rows, error) {
@@ -257,6 +276,9 @@ type Part struct {
 
 // BundlesOf returns the bundles that contain any of the products.
 func (tx *Tx) BundlesOf(ids []int64) ([]int64, error) {
+	if tx.defs != nil && len(ids) <= maxScoped {
+		return tx.keptBundlesOf(ids)
+	}
 	var out []int64
 	for _, part := range chunks(ids) {
 		in, args := inList(tx.d, 1, part)

@@ -76,6 +76,9 @@ func (tx *Tx) SnapshotDefinitions(productIDs []int64) (*Snapshot, error) {
 	// The products in scope: those asked for and the components of bundles.
 	// Past a few thousand products, reading them all is cheaper than
 	// naming each, and stays within the databases' parameter limits.
+	if productIDs != nil && len(productIDs) <= maxScoped && tx.defs != nil {
+		return s, tx.keptSnapshot(s, productIDs)
+	}
 	if productIDs != nil && len(productIDs) <= maxScoped {
 		ids, err := tx.withComponents(productIDs)
 		if err != nil {

@@ -76,8 +76,8 @@ func TestMigrationsApplyOnceEvenFromSeveralProcessesAtOnce(t *testing.T) {
 		if err := db.Migrate(context.Background()); err != nil {
 			t.Fatalf("migrate again: %v", err)
 		}
-		if v, err := db.Version(context.Background()); err != nil || v != 9 {
-			t.Fatalf("version %d, %v; want 9", v, err)
+		if v, err := db.Version(context.Background()); err != nil || v != 10 {
+			t.Fatalf("version %d, %v; want 10", v, err)
 		}
 	})
 }

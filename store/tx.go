@@ -38,6 +38,10 @@ type Tx struct {
 	// them: read once, and forgotten when it writes to either.
 	channelsRead   []ChannelRow
 	warehousesRead *warehouses
+	// defs are the merchant's kept definitions this transaction uses (see
+	// KeepDefinitions); defsChanged, that it wrote one of their tables.
+	defs        *definitions
+	defsChanged bool
 }
 
 type warehouses struct {
@@ -45,18 +49,42 @@ type warehouses struct {
 	ids []int64
 }
 
-// forgetIfConfig forgets the channels and warehouses read once q may
-// change them.
-func (tx *Tx) forgetIfConfig(q string) {
-	if tx.channelsRead == nil && tx.warehousesRead == nil {
+// noteWrite notes what q, about to run, changes: the channels and
+// warehouses read once are forgotten when it writes either, and the kept
+// definitions (see KeepDefinitions) when it writes one of their tables; the
+// transaction then adds one to the merchant's definitions version as it
+// commits.
+func (tx *Tx) noteWrite(q string) {
+	verb, table := writeTarget(q)
+	switch {
+	case verb == "":
 		return
-	}
-	head := strings.TrimSpace(q)
-	head = head[:min(6, len(head))]
-	if (strings.EqualFold(head, "insert") || strings.EqualFold(head, "update") || strings.EqualFold(head, "delete")) &&
-		(strings.Contains(q, "channel") || strings.Contains(q, "warehouse")) {
+	case table == "channels" || table == "channel_warehouses" || table == "warehouses":
 		tx.channelsRead, tx.warehousesRead = nil, nil
 	}
+	if definitionTables[table] && !(verb == "insert" && table == "products") {
+		tx.defsChanged, tx.defs = true, nil
+	}
+}
+
+// writeTarget returns the verb (insert, update or delete) of a statement
+// that writes, and the table it writes; "" for others.
+func writeTarget(q string) (verb, table string) {
+	f := strings.Fields(q[:min(len(q), 80)])
+	if len(f) < 2 {
+		return "", ""
+	}
+	verb = strings.ToLower(f[0])
+	switch {
+	case verb == "update":
+		table = f[1]
+	case (verb == "insert" || verb == "delete") && len(f) >= 3:
+		table = f[2]
+	default:
+		return "", ""
+	}
+	table, _, _ = strings.Cut(table, "(")
+	return verb, strings.ToLower(table)
 }
 
 type historyRow struct {
@@ -71,7 +99,7 @@ func (tx *Tx) statement(q string) (runner, error) {
 	if tx.shared != nil {
 		return tx.prepared(q)
 	}
-	tx.forgetIfConfig(q)
+	tx.noteWrite(q)
 	return direct{tx, q}, nil
 }
 
@@ -194,6 +222,13 @@ func (tx *Tx) LockMerchant() error { return tx.d.lockMerchant(tx.ctx, tx.tx, tx.
 func (tx *Tx) flush() error {
 	if err := tx.markDirty(); err != nil {
 		return err
+	}
+	if tx.defsChanged && tx.M != 0 {
+		if _, err := tx.exec(`INSERT INTO definition_versions (merchant_id, version) VALUES ($1, 1)
+			ON CONFLICT (merchant_id) DO UPDATE SET version = definition_versions.version + 1`, tx.M); err != nil {
+			return err
+		}
+		tx.defsChanged = false
 	}
 	rows := make([][]any, 0, len(tx.history))
 	for _, h := range tx.history {
