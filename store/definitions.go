@@ -236,6 +236,10 @@ func (tx *Tx) keptProducts(ids []int64) (map[int64]*keptProduct, error) {
 func (tx *Tx) readProducts(ids []int64) (map[int64]*keptProduct, error) {
 	out := make(map[int64]*keptProduct, len(ids))
 	var bundles []int64
+	kept := make(map[int64]bool, len(tx.defs.allocations))
+	for _, a := range tx.defs.allocations {
+		kept[a.id] = true
+	}
 	each := func(q string, part []int64, args []any, scan func(*sql.Rows) error) error {
 		in, extra := inList(tx.d, len(args)+1, part)
 		rows, err := tx.query(strings.ReplaceAll(q, "{in}", in), append(args, extra...)...)
@@ -280,20 +284,22 @@ func (tx *Tx) readProducts(ids []int64) (map[int64]*keptProduct, error) {
 		if err != nil {
 			return nil, err
 		}
-		from := micros(tx.defs.from)
-		err = each(`SELECT allocation_id, product_id, quantity FROM allocation_lines
-			WHERE +allocation_id IN (SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2))
-			AND product_id {in}`, part, []any{tx.M, from}, func(r *sql.Rows) error {
-			var aid, id int64
-			var q int
-			if err := r.Scan(&aid, &id, &q); err != nil {
-				return err
-			}
-			if p := out[id]; p != nil {
-				p.lines = append(p.lines, keptLine{aid, q})
-			}
-			return nil
-		})
+		// The lines of every allocation of these products, ended ones too
+		// (a product has few): kept are those of the kept allocations. A
+		// statement of one table plans in a third of the time of one that
+		// asks for the allocations too.
+		err = each(`SELECT allocation_id, product_id, quantity FROM allocation_lines WHERE product_id {in}`, part, nil,
+			func(r *sql.Rows) error {
+				var aid, id int64
+				var q int
+				if err := r.Scan(&aid, &id, &q); err != nil {
+					return err
+				}
+				if p := out[id]; p != nil && kept[aid] {
+					p.lines = append(p.lines, keptLine{aid, q})
+				}
+				return nil
+			})
 		if err != nil {
 			return nil, err
 		}
