@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -84,6 +85,11 @@ func TestKeptDefinitionsAreWhatAReadGives(t *testing.T) {
 			}
 			return err
 		})
+		if raceDetector {
+			checks := flag.Lookup("rapid.checks")
+			defer checks.Value.Set(checks.Value.String())
+			checks.Value.Set("5")
+		}
 		rapid.Check(t, func(rt *rapid.T) {
 			step := 0
 			now := func() time.Time { return base.Add(time.Duration(step) * time.Minute) }
