@@ -15,7 +15,7 @@ import (
 // A group of orders reads, before it locks its products, what orders do not
 // change: channels, warehouses, allocations, and of its products their SKU,
 // bundles, allocation lines and pair rules. They change seldom, and reading
-// them took ten of a group's thirty statements. So they are kept in the
+// them took ten of a group's 27 statements. So they are kept in the
 // process between transactions, per merchant, for as long as the merchant's
 // definitions version is unchanged: every transaction that writes one of
 // the tables they come from adds one to it as it commits (see noteWrite and
@@ -51,17 +51,24 @@ func (c *definitionsCache) get(merchant int64) *definitions {
 	return c.m[merchant]
 }
 
-// put keeps d unless newer definitions are kept already.
-func (c *definitionsCache) put(merchant int64, d *definitions) {
+// put keeps d unless definitions of its version or newer are kept
+// already (read meanwhile by another transaction, with the products it
+// has added since), and returns those of d's version to use: d, or the
+// ones kept of the same version.
+func (c *definitionsCache) put(merchant int64, d *definitions) *definitions {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.m[merchant]; old != nil && old.version > d.version {
-		return
+	if old := c.m[merchant]; old != nil && old.version >= d.version {
+		if old.version == d.version {
+			return old
+		}
+		return d
 	}
 	if c.m == nil {
 		c.m = map[int64]*definitions{}
 	}
 	c.m[merchant] = d
+	return d
 }
 
 // definitions are one merchant's definitions at one version. The
@@ -127,7 +134,7 @@ func (tx *Tx) KeepDefinitions() error {
 		if d, err = tx.readDefinitions(version); err != nil {
 			return err
 		}
-		tx.db.defs.put(tx.M, d)
+		d = tx.db.defs.put(tx.M, d)
 	}
 	if tx.Now.Before(d.from) {
 		return nil // older than they are: they may lack an allocation that ended since
