@@ -184,12 +184,8 @@ func valuesStatement(prefix string, width, n int, suffix string) string {
 
 // tableOf is the table an "INSERT INTO table (…" statement writes.
 func tableOf(insert string) string {
-	f := strings.Fields(insert)
-	if len(f) < 3 {
-		return ""
-	}
-	name, _, _ := strings.Cut(f[2], "(")
-	return name
+	_, table := writeTarget(insert)
+	return table
 }
 
 // columnsOf is the column list of an "INSERT INTO table (a, b) VALUES "

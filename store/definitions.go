@@ -79,6 +79,7 @@ type definitions struct {
 	from    time.Time // allocations that ended before from are not kept
 
 	channels    []ChannelRow
+	channelCode map[int64]string // channel id → code
 	warehouses  warehouses
 	allocations []keptAllocation
 
@@ -155,16 +156,29 @@ func (tx *Tx) readDefinitions(version int64) (*definitions, error) {
 	if d.warehouses.ws, d.warehouses.ids, err = tx.Warehouses(); err != nil {
 		return nil, err
 	}
-	channelCode := map[int64]string{}
+	d.channelCode = make(map[int64]string, len(d.channels))
 	for _, c := range d.channels {
-		channelCode[c.ID] = c.Code
+		d.channelCode[c.ID] = c.Code
 	}
-	current := `SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`
+	if d.allocations, err = tx.readAllocations(d.from, d.channelCode); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// readAllocations reads the merchant's allocations not ended at t, in
+// creation order, with the rule of each of their channels (channelCode:
+// channel id → code). On PostgreSQL each statement of a read-committed
+// transaction sees its own snapshot, so a channel row may name an
+// allocation the first query did not see: it is skipped, and the commit
+// that made it marks the outbox again.
+func (tx *Tx) readAllocations(t time.Time, channelCode map[int64]string) ([]keptAllocation, error) {
 	rows, err := tx.query(`SELECT id, name, purpose, priority, all_skus_quantity, starts_at, ends_at FROM allocations
-		WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2) ORDER BY id`, tx.M, micros(d.from))
+		WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2) ORDER BY id`, tx.M, micros(t))
 	if err != nil {
 		return nil, err
 	}
+	var out []keptAllocation
 	index := map[int64]int{}
 	for rows.Next() {
 		a := keptAllocation{channels: map[string]allot.Rule{}}
@@ -175,17 +189,14 @@ func (tx *Tx) readDefinitions(version int64) (*definitions, error) {
 			return nil, err
 		}
 		a.purpose, a.allSKUs, a.startsAt, a.endsAt = allot.Purpose(purpose), intPtr(all), timePtr(starts), timePtr(ends)
-		index[a.id] = len(d.allocations)
-		d.allocations = append(d.allocations, a)
+		index[a.id] = len(out)
+		out = append(out, a)
 	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
+	if err := closeRows(rows); err != nil || len(out) == 0 {
+		return out, err
 	}
-	if len(d.allocations) == 0 {
-		return d, nil
-	}
-	rows, err = tx.query(`SELECT allocation_id, channel_id, rule FROM allocation_channels WHERE allocation_id IN (`+current+`)`,
-		tx.M, micros(d.from))
+	rows, err = tx.query(`SELECT allocation_id, channel_id, rule FROM allocation_channels WHERE allocation_id IN (
+		SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2))`, tx.M, micros(t))
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +208,18 @@ func (tx *Tx) readDefinitions(version int64) (*definitions, error) {
 			return nil, err
 		}
 		if i, ok := index[id]; ok {
-			d.allocations[i].channels[channelCode[cid]] = allot.Rule(rule)
+			out[i].channels[channelCode[cid]] = allot.Rule(rule)
 		}
 	}
-	return d, closeRows(rows)
+	return out, closeRows(rows)
+}
+
+// allocation is what the rules engine needs of a, with nothing consumed
+// yet and no lines: the snapshot adds those of its products.
+func (a keptAllocation) allocation() *engine.Allocation {
+	return &engine.Allocation{ID: a.id, Seq: a.id, Name: a.name, Purpose: a.purpose, Priority: a.priority,
+		Channels: maps.Clone(a.channels), Lines: map[string]int{}, Consumed: map[string]int{}, AllSKUs: a.allSKUs,
+		StartsAt: a.startsAt, EndsAt: a.endsAt}
 }
 
 // keptProducts returns the kept definitions of these products, reading
@@ -213,7 +232,7 @@ func (tx *Tx) keptProducts(ids []int64) (map[int64]*keptProduct, error) {
 	for _, id := range ids {
 		if p, ok := d.products[id]; ok {
 			out[id] = p
-		} else if !slices.Contains(missing, id) {
+		} else {
 			missing = append(missing, id)
 		}
 	}
@@ -221,6 +240,8 @@ func (tx *Tx) keptProducts(ids []int64) (map[int64]*keptProduct, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
 	read, err := tx.readProducts(missing)
 	if err != nil {
 		return nil, err
@@ -434,15 +455,9 @@ func (tx *Tx) keptSnapshot(s *Snapshot, productIDs []int64) error {
 		if k.endsAt != nil && !k.endsAt.After(tx.Now) {
 			continue
 		}
-		a := &engine.Allocation{ID: k.id, Seq: k.id, Name: k.name, Purpose: k.purpose, Priority: k.priority,
-			Channels: maps.Clone(k.channels), Lines: map[string]int{}, Consumed: map[string]int{}, AllSKUs: k.allSKUs,
-			StartsAt: k.startsAt, EndsAt: k.endsAt}
+		a := k.allocation()
 		byID[a.ID] = a
 		st.Allocations = append(st.Allocations, a)
-	}
-	channelCode := make(map[int64]string, len(d.channels))
-	for _, c := range d.channels {
-		channelCode[c.ID] = c.Code
 	}
 	for _, id := range ids {
 		p := ps[id]
@@ -462,7 +477,7 @@ func (tx *Tx) keptSnapshot(s *Snapshot, productIDs []int64) error {
 			if sku.Rules == nil {
 				sku.Rules = map[string]allot.ChannelRules{}
 			}
-			sku.Rules[channelCode[cid]] = r
+			sku.Rules[d.channelCode[cid]] = r
 		}
 	}
 	s.allocByID = byID

@@ -303,20 +303,23 @@ func (tx *Tx) WithBundles(ids []int64) ([]int64, error) {
 	return slices.Compact(all), nil
 }
 
-func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
+func scanIDs(rows *sql.Rows, err error) ([]int64, error) { return scanColumn[int64](rows, err) }
+
+// scanColumn reads the one column of rows (as a query returns them).
+func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []int64
+	var out []T
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, v)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
 // ProductsByBarcode maps barcodes to the products and bundles that carry

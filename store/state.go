@@ -76,10 +76,10 @@ func (tx *Tx) SnapshotDefinitions(productIDs []int64) (*Snapshot, error) {
 	// The products in scope: those asked for and the components of bundles.
 	// Past a few thousand products, reading them all is cheaper than
 	// naming each, and stays within the databases' parameter limits.
-	if productIDs != nil && len(productIDs) <= maxScoped && tx.defs != nil {
-		return s, tx.keptSnapshot(s, productIDs)
-	}
 	if productIDs != nil && len(productIDs) <= maxScoped {
+		if tx.defs != nil {
+			return s, tx.keptSnapshot(s, productIDs)
+		}
 		ids, err := tx.withComponents(productIDs)
 		if err != nil {
 			return nil, err
@@ -126,40 +126,17 @@ func (tx *Tx) SnapshotDefinitions(productIDs []int64) (*Snapshot, error) {
 	// snapshot, so rows may name an allocation the first query did not see:
 	// they are skipped, and the commit that made them marks the outbox again.
 	byID := map[int64]*engine.Allocation{}
-	err = each(`SELECT id, name, purpose, priority, all_skus_quantity, starts_at, ends_at FROM allocations
-		WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`, "", []any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
-		a := &engine.Allocation{Channels: map[string]allot.Rule{}, Lines: map[string]int{}, Consumed: map[string]int{}}
-		var purpose string
-		var all, starts, ends sql.NullInt64
-		if err := r.Scan(&a.ID, &a.Name, &purpose, &a.Priority, &all, &starts, &ends); err != nil {
-			return err
-		}
-		a.Seq, a.Purpose, a.AllSKUs = a.ID, allot.Purpose(purpose), intPtr(all)
-		a.StartsAt, a.EndsAt = timePtr(starts), timePtr(ends)
-		byID[a.ID] = a
-		st.Allocations = append(st.Allocations, a)
-		return nil
-	})
+	kept, err := tx.readAllocations(tx.Now, channelCode)
 	if err != nil {
 		return nil, err
 	}
+	for _, k := range kept {
+		a := k.allocation()
+		byID[a.ID] = a
+		st.Allocations = append(st.Allocations, a)
+	}
 	if len(byID) > 0 {
 		current := `SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`
-		err = each(`SELECT allocation_id, channel_id, rule FROM allocation_channels WHERE allocation_id IN (`+current+`)`, "",
-			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
-				var id, cid int64
-				var rule string
-				if err := r.Scan(&id, &cid, &rule); err != nil {
-					return err
-				}
-				if a := byID[id]; a != nil {
-					a.Channels[channelCode[cid]] = allot.Rule(rule)
-				}
-				return nil
-			})
-		if err != nil {
-			return nil, err
-		}
 		// {m}: scoped to a few products, the lines are looked up by
 		// product, not read whole by allocation (a reserve of 1,000 lines,
 		// for the one a group of orders takes).
