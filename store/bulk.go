@@ -19,6 +19,9 @@ func (tx *Tx) insertRows(prefix string, rows [][]any, suffix ...string) error {
 	if err != nil {
 		return err
 	}
+	if tx.d.name() == "postgres" {
+		return tx.queue(stmts) // sent with the next statement (see later.go)
+	}
 	return tx.execAll(stmts)
 }
 
@@ -78,14 +81,26 @@ type direct struct {
 }
 
 func (d direct) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
-	return d.tx.tx.ExecContext(ctx, d.q, args...)
+	c, err := d.tx.conn()
+	if err != nil {
+		return nil, err
+	}
+	return c.ExecContext(ctx, d.q, args...)
 }
 
 func (d direct) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
-	return d.tx.tx.QueryContext(ctx, d.q, args...)
+	c, err := d.tx.conn()
+	if err != nil {
+		return nil, err
+	}
+	return c.QueryContext(ctx, d.q, args...)
 }
 
+// QueryRowContext runs the query even when the inserts sent before it
+// failed: the transaction is aborted then, so the row's error says so, and
+// the transaction returns the inserts' error (see laterErr).
 func (d direct) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	d.tx.sendLater()
 	return d.tx.tx.QueryRowContext(ctx, d.q, args...)
 }
 

@@ -256,11 +256,11 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now 
 	}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
-		return err
+		return tx.cause(err)
 	}
 	if err := tx.flush(); err != nil {
 		sqlTx.Rollback()
-		return err
+		return tx.cause(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return err

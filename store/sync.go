@@ -48,7 +48,11 @@ func (tx *Tx) Marks(limit int) ([]Mark, error) {
 func (tx *Tx) ClearMarks(marks []Mark) error {
 	for part := range slices.Chunk(marks, chunk) {
 		products, versions := pairs(part, func(m Mark) (int64, int64) { return m.Product, m.Version })
-		if err := tx.d.clearMarks(tx.ctx, tx.tx, tx.M, products, versions); err != nil {
+		c, err := tx.conn()
+		if err != nil {
+			return err
+		}
+		if err := tx.d.clearMarks(tx.ctx, c, tx.M, products, versions); err != nil {
 			return err
 		}
 	}
@@ -626,7 +630,11 @@ func (tx *Tx) confirm(ps []Push, outcome, detail string) error {
 			// has) makes one at version 0: the next quantity queued is 1.
 			rows[i] = pushedRow{listing: p.ListingID, channel: p.ChannelID, version: max(p.Version, 0), quantity: int64(p.Quantity)}
 		}
-		if err := tx.d.recordPushed(tx.ctx, tx.tx, tx.M, now, rows); err != nil {
+		c, err := tx.conn()
+		if err != nil {
+			return err
+		}
+		if err := tx.d.recordPushed(tx.ctx, c, tx.M, now, rows); err != nil {
 			return err
 		}
 	}

@@ -42,6 +42,11 @@ type Tx struct {
 	// KeepDefinitions); defsChanged, that it wrote one of their tables.
 	defs        *definitions
 	defsChanged bool
+
+	// later are inserts not sent yet, on PostgreSQL; laterErr, the error
+	// of the statement that sent some (see later.go).
+	later    []statement
+	laterErr error
 }
 
 type warehouses struct {
@@ -122,13 +127,20 @@ const (
 // to others, whose size it misjudges; bitmap scans for a queue's first
 // rows (see DuePushes).
 func (tx *Tx) without(setting string, fn func() error) error {
-	if err := tx.d.avoid(tx.ctx, tx.tx, setting, true); err != nil {
+	c, err := tx.conn()
+	if err != nil {
+		return err
+	}
+	if err := tx.d.avoid(tx.ctx, c, setting, true); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
 		return err
 	}
-	return tx.d.avoid(tx.ctx, tx.tx, setting, false)
+	if c, err = tx.conn(); err != nil {
+		return err
+	}
+	return tx.d.avoid(tx.ctx, c, setting, false)
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
@@ -209,12 +221,22 @@ func (tx *Tx) LockProducts(ids []int64) error {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	return tx.d.lockProducts(tx.ctx, tx.tx, ids)
+	c, err := tx.conn()
+	if err != nil {
+		return err
+	}
+	return tx.d.lockProducts(tx.ctx, c, ids)
 }
 
 // LockMerchant serialises this transaction with every other that locks the
 // merchant: allocation changes, whose conflict check must see them all.
-func (tx *Tx) LockMerchant() error { return tx.d.lockMerchant(tx.ctx, tx.tx, tx.M) }
+func (tx *Tx) LockMerchant() error {
+	c, err := tx.conn()
+	if err != nil {
+		return err
+	}
+	return tx.d.lockMerchant(tx.ctx, c, tx.M)
+}
 
 // flush writes what the transaction gathered: its history, and the outbox
 // marks of the products whose quantities it may have changed, so that the
@@ -245,7 +267,7 @@ func (tx *Tx) flush() error {
 		return err
 	}
 	tx.history = nil
-	return nil
+	return tx.sendLater()
 }
 
 func nullString(s string) any {

@@ -1,0 +1,108 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/allot/allot"
+	"github.com/allot/allot/allottest"
+	"github.com/allot/allot/store"
+)
+
+// On PostgreSQL inserts wait to be sent with the transaction's next
+// statement; a transaction must read what it wrote all the same, and an
+// insert into a table another waiting one writes must follow it.
+func TestATransactionReadsItsOwnInserts(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db, m := merchantDB(t, engine)
+		ctx := context.Background()
+		var ids []int64
+		var wid int64
+		err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+			var err error
+			if wid, _, err = tx.PutWarehouse(allot.Warehouse{Code: "w1"}); err != nil {
+				return err
+			}
+			if err := tx.InsertProducts([]allot.Product{{SKU: "a", Name: "A"}, {SKU: "b", Name: "B"}}); err != nil {
+				return err
+			}
+			refs, err := tx.ProductRefs([]string{"a", "b"})
+			if err != nil {
+				return err
+			}
+			if len(refs) != 2 {
+				return fmt.Errorf("the transaction reads %v of the two products it inserted", refs)
+			}
+			ids = []int64{refs["a"].ID, refs["b"].ID}
+			if err := tx.ReportStockMany([]store.Report{
+				{StockKey: store.StockKey{Product: ids[0], Warehouse: wid}, InWarehouse: 10, AsOf: tx.Now},
+				{StockKey: store.StockKey{Product: ids[1], Warehouse: wid}, InWarehouse: 5, AsOf: tx.Now},
+			}); err != nil {
+				return err
+			}
+			// The same rows again, upserted: after the report, not beside it.
+			if err := tx.AddCommittedMany([]store.Delta{{Key: [2]int64{ids[0], wid}, N: 3}}); err != nil {
+				return err
+			}
+			tx.Record("stock.report", "a", "", "in warehouse 10", nil)
+			got, err := tx.StockRows(ids)
+			if err != nil {
+				return err
+			}
+			if a, b := got[store.StockKey{Product: ids[0], Warehouse: wid}], got[store.StockKey{Product: ids[1], Warehouse: wid}]; a.InWarehouse != 10 || a.Committed != 3 || b.InWarehouse != 5 {
+				t.Errorf("in the transaction: stock %+v and %+v, want 10 in warehouse with 3 committed, and 5", a, b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+			got, err := tx.StockRows(ids)
+			if err != nil {
+				t.Error(err)
+				return err
+			}
+			if a := got[store.StockKey{Product: ids[0], Warehouse: wid}]; a.InWarehouse != 10 || a.Committed != 3 {
+				t.Errorf("committed: stock %+v, want 10 in warehouse with 3 committed", a)
+			}
+			if h, err := tx.History(store.HistoryFilter{SKU: "a"}); err != nil || len(h) != 1 {
+				t.Errorf("history of a: %v, %v; want the one entry", h, err)
+			}
+			return nil
+		})
+	})
+}
+
+// An insert that fails once sent fails its transaction with its own
+// error, even when a read it was sent before fails too (the transaction
+// is aborted by then), and leaves nothing.
+func TestAnInsertThatFailsLateFailsTheTransaction(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db, m := merchantDB(t, engine)
+		ctx := context.Background()
+		err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+			if err := tx.InsertProducts([]allot.Product{{SKU: "a", Name: "A"}}); err != nil {
+				return err
+			}
+			// No warehouse 987654: the stock row's reference fails.
+			if err := tx.ReportStockMany([]store.Report{{StockKey: store.StockKey{Product: 1, Warehouse: 987654}, InWarehouse: 1, AsOf: tx.Now}}); err != nil {
+				return err
+			}
+			_, _, err := tx.PutWarehouse(allot.Warehouse{Code: "w1"}) // one row read, then an insert
+			return err
+		})
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+			t.Fatalf("write: %v, want the stock row's foreign key error", err)
+		}
+		db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+			if ps, _ := tx.Products("", 0); len(ps) != 0 {
+				t.Errorf("products %v after a failed write", ps)
+			}
+			return nil
+		})
+	})
+}
