@@ -50,8 +50,9 @@ type DB struct {
 	stats map[string]*tableStats
 	bg    sync.WaitGroup
 
-	cols columnTypes // PostgreSQL's column types, for inserts of arrays
-	defs definitionsCache
+	cols     columnTypes // PostgreSQL's column types, for inserts of arrays
+	defs     definitionsCache
+	orderIDs idStock // PostgreSQL's order ids, drawn ahead (see InsertOrders)
 }
 
 type tableStats struct {

@@ -106,3 +106,72 @@ func TestAnInsertThatFailsLateFailsTheTransaction(t *testing.T) {
 		})
 	})
 }
+
+// Orders inserted in bulk by two processes at once (two handles on one
+// database) get ids of their own, each order the lines inserted with it,
+// past the blocks of ids drawn ahead on PostgreSQL.
+func TestOrdersOfTwoProcessesGetIDsOfTheirOwn(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		dsn := allottest.Database(t, engine)
+		dbs := []*store.DB{open(t, dsn), open(t, dsn)}
+		ctx := context.Background()
+		if err := dbs[0].Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var m, channel, product int64
+		if err := dbs[0].Admin(ctx, func(tx *store.Tx) (err error) { m, err = tx.CreateMerchant("m", "M"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := dbs[0].Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+			var err error
+			if channel, _, err = tx.PutChannel(allot.Channel{Code: "api", Name: "API", Platform: allot.API}, nil); err != nil {
+				return err
+			}
+			ref, _, err := tx.PutProduct(allot.Product{SKU: "tee", Name: "T-shirt"}, nil)
+			product = ref.ID
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		type placed struct {
+			id  int64
+			key string
+			qty int
+		}
+		var all []placed
+		for round := range 4 {
+			for p, db := range dbs {
+				var batch []*store.OrderRow
+				for i := range 600 {
+					batch = append(batch, &store.OrderRow{ChannelID: channel, ExternalID: fmt.Sprintf("o%d-%d-%d", round, p, i),
+						Kind: allot.Imported, Payment: allot.Paid, State: allot.Open, Counts: true,
+						Lines: []store.OrderLineRow{{ProductID: product, Quantity: 1 + i%7,
+							Units: []store.Unit{{ProductID: product, PerLine: 1}}}}})
+				}
+				if err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error { return tx.InsertOrders(batch) }); err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range batch {
+					all = append(all, placed{o.ID, o.ExternalID, o.Lines[0].Quantity})
+				}
+			}
+		}
+		seen := map[int64]bool{}
+		dbs[1].Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+			for _, o := range all {
+				if o.id <= 0 || seen[o.id] {
+					t.Fatalf("order %s got id %d, zero or another's", o.key, o.id)
+				}
+				seen[o.id] = true
+				got, ok, err := tx.OrderByID(o.id)
+				if err != nil || !ok {
+					t.Fatalf("order %d (%s): %v, found %v", o.id, o.key, err, ok)
+				}
+				if got.ExternalID != o.key || len(got.Lines) != 1 || got.Lines[0].Quantity != o.qty {
+					t.Fatalf("order %d is %s with lines %+v, want %s with one line of %d", o.id, got.ExternalID, got.Lines, o.key, o.qty)
+				}
+			}
+			return nil
+		})
+	})
+}

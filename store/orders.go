@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/allot/allot"
@@ -406,6 +408,23 @@ func (tx *Tx) InsertOrders(os []*OrderRow) error {
 		rows[i] = []any{tx.M, o.ChannelID, o.ExternalID, string(o.Kind), string(o.Payment), string(o.State), o.Counts,
 			o.NeedsAttention, o.Oversold, nullID(o.WarehouseID), nullTime(o.ExpiresAt), nullTime(o.SourceUpdatedAt), now, now}
 	}
+	if tx.d.name() == "postgres" {
+		// The ids are known before the insert, which then waits to be
+		// sent with the lines, the units and the counters (see later.go).
+		ids, err := tx.db.orderIDs.take(tx, len(os))
+		if err != nil {
+			return err
+		}
+		for i, o := range os {
+			o.ID = ids[i]
+			rows[i] = append(rows[i], o.ID)
+		}
+		if err := tx.insertRows(`INSERT INTO orders (merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
+			oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at, id) VALUES `, rows); err != nil {
+			return err
+		}
+		return tx.insertAllLines(os)
+	}
 	type key struct {
 		channel  int64
 		external string
@@ -447,4 +466,38 @@ func (tx *Tx) insertAllLines(os []*OrderRow) error {
 		return err
 	}
 	return tx.insertRows(`INSERT INTO order_units (order_id, line_no, product_id, per_line, allocation_id) VALUES `, units)
+}
+
+// idStock hands out order ids on PostgreSQL, from the orders table's
+// sequence, drawn idBlock at a time by one statement (nextval is never undone, so ids
+// drawn in a transaction that rolls back are gaps, as a sequence's are).
+// Each process draws its own: the ids of orders placed by two processes
+// at once interleave by block, not by time.
+type idStock struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+const idBlock = 1000
+
+// take returns n ids, drawing more on tx's connection when too few are
+// left.
+func (s *idStock) take(tx *Tx, n int) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ids) < n {
+		c, err := tx.conn()
+		if err != nil {
+			return nil, err
+		}
+		drawn, err := scanColumn[int64](c.QueryContext(tx.ctx,
+			`SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1)`, max(n, idBlock)))
+		if err != nil {
+			return nil, err
+		}
+		s.ids = append(s.ids, drawn...)
+	}
+	out := slices.Clone(s.ids[:n])
+	s.ids = s.ids[n:]
+	return out, nil
 }
