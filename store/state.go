@@ -183,75 +183,81 @@ func (tx *Tx) SnapshotDefinitions(productIDs []int64) (*Snapshot, error) {
 
 // ReadCounters completes a snapshot of SnapshotDefinitions: the stock of
 // its products, and what open orders, holds and allocations took of it.
+// The three are read by one statement, each a part of a UNION ALL whose
+// first column says which: a group of orders reads them while it holds
+// its products' locks, and on PostgreSQL each statement is a round trip.
 func (tx *Tx) ReadCounters(s *Snapshot) error {
 	if s.empty {
 		return nil
 	}
-	st, byID, each := s.State, s.allocByID, tx.snapshotQueries(s)
-	var err error
-	err = each(`SELECT product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE {m}merchant_id = $1`, "product_id",
-		[]any{tx.M}, func(r *sql.Rows) error {
-			var pid, wid int64
-			var l engine.Level
-			if err := r.Scan(&pid, &wid, &l.InWarehouse, &l.Damaged, &l.Committed); err != nil {
-				return err
-			}
-			if sku := st.SKUs[s.SKUOf[pid]]; sku != nil {
-				sku.Stock[s.WarehouseCode[wid]] = l
-			}
-			return nil
-		})
-	if err != nil {
-		return err
+	st, byID := s.State, s.allocByID
+	args := []any{tx.M, micros(tx.Now)}
+	m, scope := "", func(string) string { return "" }
+	if s.scoped {
+		in, extra := inList(tx.d, len(args)+1, s.scope)
+		args = append(args, extra...)
+		m, scope = "+", func(col string) string { return " AND " + col + " " + in }
 	}
-
+	const (
+		stockRow = iota
+		usageRow
+		holdRow
+	)
+	q := `SELECT 0, product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE ` + m + `merchant_id = $1` + scope("product_id")
 	if len(byID) > 0 {
-		current := `SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2)`
-		err := each(`SELECT allocation_id, product_id, consumed FROM allocation_usage WHERE {m}allocation_id IN (`+current+`)`, "product_id",
-			[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
-				var id, pid int64
-				var q int
-				if err := r.Scan(&id, &pid, &q); err != nil {
-					return err
-				}
-				if a := byID[id]; a != nil {
-					a.Consumed[s.SKUOf[pid]] += q
-				}
-				return nil
-			})
-		if err != nil {
-			return err
-		}
+		q += ` UNION ALL SELECT 1, allocation_id, product_id, consumed, 0, 0 FROM allocation_usage
+			WHERE ` + m + `allocation_id IN (SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2))` + scope("product_id")
 	}
-
 	// Live holds count like orders until they expire; they are summed here
 	// rather than kept in the counters, so that expiry needs no write.
-	err = each(`SELECT u.product_id, COALESCE(o.warehouse_id, 0), COALESCE(u.allocation_id, 0),
-		SUM((l.quantity - l.shipped - l.cancelled) * u.per_line)
+	q += ` UNION ALL SELECT 2, u.product_id, COALESCE(o.warehouse_id, 0), COALESCE(u.allocation_id, 0),
+		CAST(SUM((l.quantity - l.shipped - l.cancelled) * u.per_line) AS BIGINT), 0
 		FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN order_units u ON u.order_id = l.order_id AND u.line_no = l.line_no
-		WHERE o.merchant_id = $1 AND o.kind = 'hold' AND o.state = 'open' AND o.expires_at > $2`, "u.product_id",
-		[]any{tx.M, micros(tx.Now)}, func(r *sql.Rows) error {
-			var pid, wid, aid int64
-			var n int
-			if err := r.Scan(&pid, &wid, &aid, &n); err != nil {
-				return err
-			}
-			sku := st.SKUs[s.SKUOf[pid]]
-			if sku == nil {
-				return nil
-			}
-			if wid != 0 {
-				l := sku.Stock[s.WarehouseCode[wid]]
-				l.Committed += n
-				sku.Stock[s.WarehouseCode[wid]] = l
-			}
-			if a := byID[aid]; a != nil {
-				a.Consumed[sku.Code] += n
-			}
-			return nil
-		}, " GROUP BY u.product_id, o.warehouse_id, u.allocation_id")
+		WHERE o.merchant_id = $1 AND o.kind = 'hold' AND o.state = 'open' AND o.expires_at > $2` + scope("u.product_id") + `
+		GROUP BY u.product_id, o.warehouse_id, u.allocation_id`
+	rows, err := tx.query(q, args...)
 	if err != nil {
 		return err
+	}
+	defer rows.Close()
+	var holds [][4]int64 // product, warehouse, allocation, units
+	for rows.Next() {
+		var kind int
+		var a, b, c, d, e int64
+		if err := rows.Scan(&kind, &a, &b, &c, &d, &e); err != nil {
+			return err
+		}
+		switch kind {
+		case stockRow: // product, warehouse, in warehouse, damaged, committed
+			if sku := st.SKUs[s.SKUOf[a]]; sku != nil {
+				sku.Stock[s.WarehouseCode[b]] = engine.Level{InWarehouse: int(c), Damaged: int(d), Committed: int(e)}
+			}
+		case usageRow: // allocation, product, consumed
+			if al := byID[a]; al != nil {
+				al.Consumed[s.SKUOf[b]] += int(c)
+			}
+		case holdRow: // product, warehouse (0: none), allocation (0: none), units
+			holds = append(holds, [4]int64{a, b, c, d})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// After the stock rows, which the parts of a UNION ALL need not
+	// precede.
+	for _, h := range holds {
+		sku := st.SKUs[s.SKUOf[h[0]]]
+		if sku == nil {
+			continue
+		}
+		if h[1] != 0 {
+			l := sku.Stock[s.WarehouseCode[h[1]]]
+			l.Committed += int(h[3])
+			sku.Stock[s.WarehouseCode[h[1]]] = l
+		}
+		if al := byID[h[2]]; al != nil {
+			al.Consumed[sku.Code] += int(h[3])
+		}
 	}
 	return nil
 }
