@@ -21,9 +21,8 @@ import (
 // through Tx.conn, which sends what waits first. The inserts of one WITH
 // see the same snapshot, not each other's rows: two inserts into one table
 // (an upsert of a row the other wrote) are never sent together, nor two
-// upserts (see locks). An insert's
-// error comes back from the statement that sent it, and the transaction
-// returns it (see laterErr).
+// upserts (see locks). An insert's error comes back from the statement
+// that sent it, and the transaction returns it (see Tx.cause).
 
 // queue adds inserts to those waiting. An insert into a table one of them
 // writes, or an upsert while another waits, sends those first.

@@ -399,6 +399,10 @@ func (tx *Tx) OrdersByKeys(channelID int64, externalIDs []string) (map[string]*O
 	return out, nil
 }
 
+// orderColumns are the columns of an order InsertOrders writes, but its id.
+const orderColumns = `merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
+	oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at`
+
 // InsertOrders stores new orders, many rows a statement, and sets their ids.
 func (tx *Tx) InsertOrders(os []*OrderRow) error {
 	now := micros(tx.Now)
@@ -419,8 +423,7 @@ func (tx *Tx) InsertOrders(os []*OrderRow) error {
 			o.ID = ids[i]
 			rows[i] = append(rows[i], o.ID)
 		}
-		if err := tx.insertRows(`INSERT INTO orders (merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
-			oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at, id) VALUES `, rows); err != nil {
+		if err := tx.insertRows(`INSERT INTO orders (`+orderColumns+`, id) VALUES `, rows); err != nil {
 			return err
 		}
 		return tx.insertAllLines(os)
@@ -430,8 +433,7 @@ func (tx *Tx) InsertOrders(os []*OrderRow) error {
 		external string
 	}
 	ids := make(map[key]int64, len(os))
-	err := tx.insertReturning(`INSERT INTO orders (merchant_id, channel_id, external_id, kind, payment, state, counts, needs_attention,
-		oversold, warehouse_id, expires_at, source_updated_at, created_at, updated_at) VALUES `, rows, `id, channel_id, external_id`,
+	err := tx.insertReturning(`INSERT INTO orders (`+orderColumns+`) VALUES `, rows, `id, channel_id, external_id`,
 		func(r *sql.Rows) error {
 			var id int64
 			var k key
@@ -469,8 +471,9 @@ func (tx *Tx) insertAllLines(os []*OrderRow) error {
 }
 
 // idStock hands out order ids on PostgreSQL, from the orders table's
-// sequence, drawn idBlock at a time by one statement (nextval is never undone, so ids
-// drawn in a transaction that rolls back are gaps, as a sequence's are).
+// sequence, drawn idBlock at a time by one statement (nextval is never
+// undone, so ids drawn in a transaction that rolls back are gaps, as a
+// sequence's are).
 // Each process draws its own: the ids of orders placed by two processes
 // at once interleave by block, not by time.
 type idStock struct {

@@ -192,12 +192,8 @@ func (tx *Tx) ReadCounters(s *Snapshot) error {
 	}
 	st, byID := s.State, s.allocByID
 	args := []any{tx.M, micros(tx.Now)}
-	m, scope := "", func(string) string { return "" }
-	if s.scoped {
-		in, extra := inList(tx.d, len(args)+1, s.scope)
-		args = append(args, extra...)
-		m, scope = "+", func(col string) string { return " AND " + col + " " + in }
-	}
+	m, scope, extra := tx.scopeOf(s, len(args)+1)
+	args = append(args, extra...)
 	const (
 		stockRow = iota
 		usageRow
@@ -262,29 +258,33 @@ func (tx *Tx) ReadCounters(s *Snapshot) error {
 	return nil
 }
 
-// snapshotQueries returns how a snapshot's parts run a query: scoped to
-// its products in column col (none: unscoped).
-// A query's {m} marks its merchant condition. Scoped to a few
-// products, the condition is written +merchant_id, which no index
-// serves: the planners (SQLite's always, PostgreSQL's before it has
-// statistics) would otherwise walk the merchant's every row by the
-// merchant index rather than look the products up by their own.
-func (tx *Tx) snapshotQueries(s *Snapshot) func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
-	scope := func(col string, first int) (string, []any) {
-		if !s.scoped {
-			return "", nil
-		}
-		in, args := inList(tx.d, first, s.scope)
-		return " AND " + col + " " + in, args
+// scopeOf is how a query names the products of snapshot s: m prefixes
+// its merchant condition, and where(col) is the condition that col is one
+// of them, whose arguments (numbered from first) are args; when s is not
+// scoped, all three are empty. Scoped to a few products, the merchant
+// condition is written +merchant_id, which no index serves: the planners
+// (SQLite's always, PostgreSQL's before it has statistics) would otherwise
+// walk the merchant's every row by the merchant index rather than look
+// the products up by their own.
+func (tx *Tx) scopeOf(s *Snapshot, first int) (m string, where func(col string) string, args []any) {
+	if !s.scoped {
+		return "", func(string) string { return "" }, nil
 	}
+	in, args := inList(tx.d, first, s.scope)
+	return "+", func(col string) string { return " AND " + col + " " + in }, args
+}
+
+// snapshotQueries returns how a snapshot's parts run a query: scoped to
+// its products in column col (none: unscoped), its {m} marking its
+// merchant condition (see scopeOf).
+func (tx *Tx) snapshotQueries(s *Snapshot) func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
 	return func(q, col string, args []any, scan func(*sql.Rows) error, suffix ...string) error {
 		m := ""
 		if col != "" {
-			where, extra := scope(col, len(args)+1)
-			q, args = q+where, append(args, extra...)
-			if where != "" {
-				m = "+"
-			}
+			var where func(string) string
+			var extra []any
+			m, where, extra = tx.scopeOf(s, len(args)+1)
+			q, args = q+where(col), append(args, extra...)
 		}
 		q = strings.ReplaceAll(q, "{m}", m)
 		for _, x := range suffix {
