@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -120,9 +122,10 @@ func flashAllot(ctx context.Context, cfg Config, stock, clients int) (FlashResul
 	}
 	// Every contender gets the same lean client: a body built as a string,
 	// the answer's status read, its body discarded.
-	hc, url := httpClient(), srv.URL()+"/v1/orders"
+	p := newPoster(srv.URL()+"/v1/orders", allottest.Token, clients)
+	defer p.close()
 	res := rush(clients, demand(stock), func(cl, seq int) (bool, error) {
-		status, err := post(hc, url, allottest.Token, `{"channel":"web","external_id":"c`+strconv.Itoa(cl)+"-"+strconv.Itoa(seq)+
+		status, err := p.post(cl, `{"channel":"web","external_id":"c`+strconv.Itoa(cl)+"-"+strconv.Itoa(seq)+
 			`","lines":[{"sku":"drop","quantity":1}]}`)
 		switch {
 		case err != nil:
@@ -206,9 +209,10 @@ func flashBaseline(ctx context.Context, cfg Config, kind string, stock, clients 
 	hs := &http.Server{Handler: handler}
 	go hs.Serve(ln)
 	defer hs.Close()
-	url, hc := "http://"+ln.Addr().String()+"/order", httpClient()
+	p := newPoster("http://"+ln.Addr().String()+"/order", "", clients)
+	defer p.close()
 	res := rush(clients, demand(stock), func(cl, seq int) (bool, error) {
-		status, err := post(hc, url, "", `{"external_id":"c`+strconv.Itoa(cl)+"-"+strconv.Itoa(seq)+`","quantity":1}`)
+		status, err := p.post(cl, `{"external_id":"c`+strconv.Itoa(cl)+"-"+strconv.Itoa(seq)+`","quantity":1}`)
 		switch {
 		case err != nil:
 			return false, err
@@ -232,23 +236,82 @@ func flashBaseline(ctx context.Context, cfg Config, kind string, stock, clients 
 	return res, nil
 }
 
-// post sends body to url and returns the answer's status.
-func post(hc *http.Client, url, token, body string) (int, error) {
-	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+// poster sends the flash sale's orders: one kept-alive connection per
+// client, each request written by net/http's Request.Write and its answer
+// read by http.ReadResponse on the client's own goroutine. The
+// http.Client's transport would add two goroutines a connection and a
+// hand-off each way per request — load-generator CPU on the two cores the
+// contenders need, paid alike by every contender but a larger share of
+// the faster one's.
+type poster struct {
+	url, token string
+	conns      []*posterConn
+}
+
+type posterConn struct {
+	c  net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+func newPoster(url, token string, clients int) *poster {
+	return &poster{url: url, token: token, conns: make([]*posterConn, clients)}
+}
+
+// post sends body as client cl and returns the answer's status. A
+// connection that failed is dropped; the next post dials a new one.
+func (p *poster) post(cl int, body string) (int, error) {
+	req, err := http.NewRequest("POST", p.url, strings.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
 	}
-	resp, err := hc.Do(req)
+	pc := p.conns[cl]
+	if pc == nil {
+		c, err := net.Dial("tcp", req.URL.Host)
+		if err != nil {
+			return 0, err
+		}
+		pc = &posterConn{c: c, br: bufio.NewReader(c), bw: bufio.NewWriter(c)}
+		p.conns[cl] = pc
+	}
+	status, err := pc.roundTrip(req)
+	if err != nil {
+		pc.c.Close()
+		p.conns[cl] = nil
+	}
+	return status, err
+}
+
+func (pc *posterConn) roundTrip(req *http.Request) (int, error) {
+	if err := req.Write(pc.bw); err != nil {
+		return 0, err
+	}
+	if err := pc.bw.Flush(); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(pc.br, req)
 	if err != nil {
 		return 0, err
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	if err == nil && resp.Close {
+		err = errors.New("the server closed the connection")
+	}
+	return resp.StatusCode, err
+}
+
+// close closes every client's connection.
+func (p *poster) close() {
+	for _, pc := range p.conns {
+		if pc != nil {
+			pc.c.Close()
+		}
+	}
 }
 
 func baselineOrder(ctx context.Context, pool *pgxpool.Pool, kind, id string, n int) (bool, error) {
