@@ -235,6 +235,9 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		}
 		snap.Name(listings)
 	}
+	if err := tx.OrderIDsAhead(len(reqs)); err != nil {
+		return err
+	}
 	if f := beforeLock.Load(); f != nil {
 		(*f)()
 	}

@@ -28,11 +28,7 @@ import (
 // writes, or an upsert while another waits, sends those first.
 func (tx *Tx) queue(stmts []statement) error {
 	for _, st := range stmts {
-		_, table := writeTarget(st.q)
-		if slices.ContainsFunc(tx.later, func(w statement) bool {
-			_, t := writeTarget(w.q)
-			return t == table || locks(w.q) && locks(st.q)
-		}) {
+		if !joins(tx.later, st) {
 			if err := tx.sendLater(); err != nil {
 				return err
 			}
@@ -43,12 +39,34 @@ func (tx *Tx) queue(stmts []statement) error {
 	return nil
 }
 
-// locks is whether q, an insert, may lock rows already there: an upsert.
-// The server runs the clauses of one WITH in an order of its own, so at
-// most one of them takes row locks: the transaction then takes its locks
-// in the order of its statements, as every other transaction does (see
-// clearMarks), and none waits on another in a circle.
-func locks(q string) bool { return strings.Contains(q, "DO UPDATE") }
+// joins is whether st may be sent with the inserts that wait: it writes
+// none of their tables, and is not an upsert that locks while one of them
+// is.
+func joins(waiting []statement, st statement) bool {
+	_, table := writeTarget(st.q)
+	return !slices.ContainsFunc(waiting, func(w statement) bool {
+		_, t := writeTarget(w.q)
+		return t == table || locks(w.q, t) && locks(st.q, table)
+	})
+}
+
+// locks is whether q, an insert into table, may lock rows another
+// transaction waits for while it holds a lock of its own: an upsert, but
+// for those of underProductLock. The server runs the clauses of one WITH
+// in an order of its own, so at most one of them takes such locks: the
+// transaction then takes its locks in the order of its statements, as
+// every other transaction does (see clearMarks), and none waits on
+// another in a circle.
+func locks(q, table string) bool {
+	return strings.Contains(q, "DO UPDATE") && !underProductLock[table]
+}
+
+// underProductLock are the tables whose rows only a transaction holding
+// their product's lock writes (ARCHITECTURE.md, invariant 1): the
+// counters. Only one transaction at a time may want such a row's lock,
+// the one that holds the product's, so an upsert of them makes no
+// transaction wait on another, whenever the server runs it.
+var underProductLock = map[string]bool{"stock": true, "allocation_usage": true}
 
 // sendLater sends the inserts that wait, as one statement.
 func (tx *Tx) sendLater() error {

@@ -26,3 +26,32 @@ func TestInsertsSentTogetherNumberTheirParametersInTurn(t *testing.T) {
 		t.Errorf("one statement sent as %q %v", q, args)
 	}
 }
+
+func TestAGroupsCountersGoWithItsOutboxMarksButTwoOutboxesApart(t *testing.T) {
+	orders := statement{q: `INSERT INTO orders (id, merchant_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])`}
+	counters := statement{q: `INSERT INTO stock (product_id, warehouse_id, merchant_id, committed) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])` +
+		` ON CONFLICT (product_id, warehouse_id) DO UPDATE SET committed = stock.committed + excluded.committed`}
+	marks := statement{q: `INSERT INTO sync_dirty (merchant_id, product_id, version, since) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])` +
+		` ON CONFLICT (merchant_id, product_id) DO UPDATE SET version = sync_dirty.version + 1`}
+	pending := statement{q: `INSERT INTO sync_pending (listing_id, quantity) SELECT * FROM unnest($1::bigint[], $2::bigint[])` +
+		` ON CONFLICT (listing_id) DO UPDATE SET quantity = excluded.quantity`}
+	history := statement{q: `INSERT INTO history (merchant_id, summary) SELECT * FROM unnest($1::bigint[], $2::text[])`}
+	for _, c := range []struct {
+		name    string
+		waiting []statement
+		st      statement
+		want    bool
+	}{
+		{"counters after orders", []statement{orders}, counters, true},
+		{"outbox marks after counters", []statement{orders, counters}, marks, true},
+		{"history after all", []statement{orders, counters, marks}, history, true},
+		{"a second insert into one table", []statement{orders, counters}, orders, false},
+		{"pending pushes after outbox marks", []statement{orders, marks}, pending, false},
+		{"outbox marks after pending pushes", []statement{pending}, marks, false},
+		{"counters after counters", []statement{counters}, counters, false},
+	} {
+		if got := joins(c.waiting, c.st); got != c.want {
+			t.Errorf("%s: joins = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

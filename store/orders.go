@@ -488,19 +488,43 @@ const idBlock = 1000
 func (s *idStock) take(tx *Tx, n int) ([]int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.ids) < n {
-		c, err := tx.conn()
-		if err != nil {
-			return nil, err
-		}
-		drawn, err := scanColumn[int64](c.QueryContext(tx.ctx,
-			`SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1)`, max(n, idBlock)))
-		if err != nil {
-			return nil, err
-		}
-		s.ids = append(s.ids, drawn...)
+	if err := s.draw(tx, n); err != nil {
+		return nil, err
 	}
 	out := slices.Clone(s.ids[:n])
 	s.ids = s.ids[n:]
 	return out, nil
+}
+
+// draw draws a block of ids, or n if more, when fewer than n are left.
+// A block takes the server a few milliseconds (a nextval each).
+func (s *idStock) draw(tx *Tx, n int) error {
+	if len(s.ids) >= n {
+		return nil
+	}
+	c, err := tx.conn()
+	if err != nil {
+		return err
+	}
+	drawn, err := scanColumn[int64](c.QueryContext(tx.ctx,
+		`SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, $1)`, max(n, idBlock)))
+	if err != nil {
+		return err
+	}
+	s.ids = append(s.ids, drawn...)
+	return nil
+}
+
+// OrderIDsAhead makes sure, on PostgreSQL, that ids for n orders, and
+// for a group of orders of another transaction beside them, are drawn:
+// a group calls it before it locks its products, so that the draw does
+// not lengthen the time the locks are held.
+func (tx *Tx) OrderIDsAhead(n int) error {
+	if tx.d.name() != "postgres" {
+		return nil
+	}
+	s := &tx.db.orderIDs
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draw(tx, n+idBlock/2)
 }
