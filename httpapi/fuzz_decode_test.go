@@ -163,3 +163,33 @@ func TestMiscaseScanCatchesWhatTheWalkFinds(t *testing.T) {
 		}
 	}
 }
+
+func TestRequiredKeysAreNamedWhereverTheirParentIs(t *testing.T) {
+	required := []string{"lines[].quantity", "all_skus.quantity", "lines[].sku"}
+	for _, c := range []struct{ body, want string }{
+		{`{"lines":[{"sku":"a","quantity":1},{"sku":"b","quantity":0}]}`, ""},
+		{`{"lines":[{"sku":"a","quantity":1},{"sku":"b"}]}`, "lines[1].quantity"},
+		{`{"lines":[{"quantity":1}]}`, "lines[0].sku"},
+		{`{"lines":[{"sku":"a","quantity":null}]}`, ""}, // there, if null
+		{`{"lines":[null,{"sku":"a"}]}`, "lines[1].quantity"},
+		{`{"lines":[1,{"sku":"a","quantity":2}]}`, ""}, // not an object: no parent
+		{`{"lines":{"sku":"a"}}`, ""},                  // not an array
+		{`{"all_skus":{"note":"x"}}`, "all_skus.quantity"},
+		{`{"all_skus":{"quantity":3},"lines":[{"sku":"a"}]}`, "lines[0].quantity"},
+		{`{"all_skus":null}`, ""},
+		{`{"all_skus":5}`, ""},
+		{`{}`, ""},
+	} {
+		got := ""
+		if err := requireKeys([]byte(c.body), required); err != nil {
+			var e *allot.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%s: %v", c.body, err)
+			}
+			got = e.Field
+		}
+		if got != c.want {
+			t.Errorf("%s: missing %q, want %q", c.body, got, c.want)
+		}
+	}
+}
