@@ -60,7 +60,7 @@ func (tx *Tx) prepared(q string) (runner, error) {
 	}
 	var st *sql.Stmt
 	if shared := tx.shared.get(tx.ctx, q); shared != nil {
-		st = tx.tx.StmtContext(tx.ctx, shared)
+		st = tx.tx.(*sql.Tx).StmtContext(tx.ctx, shared) // SQLite's transactions are a *sql.Tx
 	} else {
 		var err error
 		if st, err = tx.tx.PrepareContext(tx.ctx, q); err != nil {

@@ -246,25 +246,33 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, m int64, actor string, now 
 		return err
 	}
 	defer release()
-	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly && db.d.name() == "postgres",
-		Isolation: db.d.isolation(readOnly)})
+	tx := &Tx{db: db, ctx: ctx, d: db.d, M: m, Now: now.UTC(), Actor: actor}
+	var end func(commit bool) error
+	if db.d.name() == "postgres" && !readOnly {
+		end, err = tx.beginOn(pool)
+	} else {
+		end, err = tx.begin(pool, readOnly)
+	}
 	if err != nil {
 		return err
 	}
-	tx := &Tx{db: db, ctx: ctx, tx: sqlTx, d: db.d, M: m, Now: now.UTC(), Actor: actor}
 	if pool == db.write {
 		tx.shared = db.writeStmts
 	}
-	if err := fn(tx); err != nil {
-		sqlTx.Rollback()
+	ended := false
+	defer func() {
+		if !ended { // fn panicked
+			end(false)
+		}
+	}()
+	err = fn(tx)
+	ended = true
+	if err != nil {
+		end(false)
 		return tx.cause(err)
 	}
-	if err := tx.flush(); err != nil {
-		sqlTx.Rollback()
+	if err := end(true); err != nil {
 		return tx.cause(err)
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return err
 	}
 	db.analyseAfterBulk(tx.inserted)
 	if tx.marked && db.OnMark != nil {

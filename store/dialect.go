@@ -27,25 +27,25 @@ type dialect interface {
 	// lockProducts serialises the transactions that check or change the
 	// quantities of these products, so that no two placed orders both take
 	// the last unit. The caller passes ids in ascending order.
-	lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error
+	lockProducts(ctx context.Context, tx session, ids []int64) error
 	// lockMerchant serialises a merchant's changes to allocations, whose
 	// conflict check reads what it is about to write.
-	lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error
-	lockMigrations(ctx context.Context, tx *sql.Tx) error
+	lockMerchant(ctx context.Context, tx session, m int64) error
+	lockMigrations(ctx context.Context, tx session) error
 	// clearMarks deletes the outbox marks of merchant m whose product and
 	// version are at the same index of products and versions.
-	clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error
+	clearMarks(ctx context.Context, tx session, m int64, products, versions []int64) error
 	// recordPushed records on each listing's pending row the quantity the
 	// channel now shows, at now, and marks the push done unless a newer
 	// value replaced it (its version is no longer the one pushed). A
 	// listing without a row (a publication that no push of allot's made)
 	// gets a done one.
-	recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows []pushedRow) error
+	recordPushed(ctx context.Context, tx session, m, now int64, rows []pushedRow) error
 	retryable(err error) bool
 	// avoid turns a plan node the planner misjudges (enable_nestloop,
 	// enable_bitmapscan) off, or on again, for the rest of the
 	// transaction (see Tx.without).
-	avoid(ctx context.Context, tx *sql.Tx, setting string, off bool) error
+	avoid(ctx context.Context, tx session, setting string, off bool) error
 	// oneWriter is whether write transactions run one at a time, each
 	// seeing every write committed before it and none during it.
 	oneWriter() bool
@@ -109,21 +109,21 @@ func (sqlite) isolation(bool) sql.IsolationLevel { return sql.LevelDefault }
 
 func (sqlite) oneWriter() bool { return true }
 
-func (sqlite) avoid(context.Context, *sql.Tx, string, bool) error { return nil }
+func (sqlite) avoid(context.Context, session, string, bool) error { return nil }
 
-func (sqlite) lockProducts(context.Context, *sql.Tx, []int64) error { return nil }
+func (sqlite) lockProducts(context.Context, session, []int64) error { return nil }
 
-func (sqlite) lockMerchant(context.Context, *sql.Tx, int64) error { return nil }
+func (sqlite) lockMerchant(context.Context, session, int64) error { return nil }
 
-func (sqlite) lockMigrations(context.Context, *sql.Tx) error { return nil }
+func (sqlite) lockMigrations(context.Context, session) error { return nil }
 
 // clearMarks and recordPushed: one writer, so no lock to wait for; a
 // statement a row, prepared once.
-func (sqlite) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
+func (sqlite) clearMarks(ctx context.Context, tx session, m int64, products, versions []int64) error {
 	return execPairs(ctx, tx, `DELETE FROM sync_dirty WHERE merchant_id = $1 AND product_id = $2 AND version = $3`, m, products, versions)
 }
 
-func (sqlite) recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows []pushedRow) error {
+func (sqlite) recordPushed(ctx context.Context, tx session, m, now int64, rows []pushedRow) error {
 	st, err := tx.PrepareContext(ctx, `INSERT INTO sync_pending (listing_id, channel_id, merchant_id, quantity, version, due_at, first_at, done, published, pushed_at)
 		VALUES ($2, $3, $1, $4, $5, 0, 0, TRUE, $4, $6)
 		ON CONFLICT (listing_id) DO UPDATE SET published = excluded.published, pushed_at = excluded.pushed_at,
@@ -141,7 +141,7 @@ func (sqlite) recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows [
 }
 
 // execPairs runs q (merchant, a[i], b[i]) for each i.
-func execPairs(ctx context.Context, tx *sql.Tx, q string, m int64, a, b []int64) error {
+func execPairs(ctx context.Context, tx session, q string, m int64, a, b []int64) error {
 	st, err := tx.PrepareContext(ctx, q)
 	if err != nil {
 		return err
@@ -192,7 +192,7 @@ func (postgres) isolation(readOnly bool) sql.IsolationLevel {
 
 func (postgres) oneWriter() bool { return false }
 
-func (postgres) avoid(ctx context.Context, tx *sql.Tx, setting string, off bool) error {
+func (postgres) avoid(ctx context.Context, tx session, setting string, off bool) error {
 	value := "on"
 	if off {
 		value = "off"
@@ -201,7 +201,7 @@ func (postgres) avoid(ctx context.Context, tx *sql.Tx, setting string, off bool)
 	return err
 }
 
-func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error {
+func (postgres) lockProducts(ctx context.Context, tx session, ids []int64) error {
 	// ids are sorted: the locks are taken in id order, part after part,
 	// so that two transactions never wait on each other in a circle; a
 	// part stays well under the protocol's 65,535 parameters.
@@ -217,7 +217,7 @@ func (postgres) lockProducts(ctx context.Context, tx *sql.Tx, ids []int64) error
 	return nil
 }
 
-func (postgres) lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error {
+func (postgres) lockMerchant(ctx context.Context, tx session, m int64) error {
 	_, err := tx.ExecContext(ctx, `SELECT id FROM merchants WHERE id = $1 FOR NO KEY UPDATE`, m)
 	return err
 }
@@ -229,7 +229,7 @@ func (postgres) lockMerchant(ctx context.Context, tx *sql.Tx, m int64) error {
 // one the plan (the push) read. A row marked again while they waited for
 // it has a newer version and stays (a pending push keeps waiting, with
 // the publication recorded beside it).
-func (postgres) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, versions []int64) error {
+func (postgres) clearMarks(ctx context.Context, tx session, m int64, products, versions []int64) error {
 	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM sync_dirty WHERE merchant_id = $1 AND product_id = ANY($2::bigint[])
 		ORDER BY product_id FOR UPDATE`, m, products); err != nil {
 		return err
@@ -239,7 +239,7 @@ func (postgres) clearMarks(ctx context.Context, tx *sql.Tx, m int64, products, v
 	return err
 }
 
-func (postgres) recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows []pushedRow) error {
+func (postgres) recordPushed(ctx context.Context, tx session, m, now int64, rows []pushedRow) error {
 	n := len(rows)
 	listings, channels, versions, quantities := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, r := range rows {
@@ -257,7 +257,7 @@ func (postgres) recordPushed(ctx context.Context, tx *sql.Tx, m, now int64, rows
 	return err
 }
 
-func (postgres) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+func (postgres) lockMigrations(ctx context.Context, tx session) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727001)`)
 	return err
 }

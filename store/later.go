@@ -1,10 +1,18 @@
 package store
 
 import (
+	"cmp"
+	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Inserts sent together. On PostgreSQL each statement is a round trip to
@@ -95,7 +103,7 @@ func (tx *Tx) cause(err error) error {
 
 // conn is the transaction's connection to run a statement on, once the
 // inserts that wait are sent.
-func (tx *Tx) conn() (*sql.Tx, error) {
+func (tx *Tx) conn() (session, error) {
 	if err := tx.sendLater(); err != nil {
 		return nil, err
 	}
@@ -145,4 +153,102 @@ func renumber(b *strings.Builder, q string, by int) {
 			q = q[j:]
 		}
 	}
+}
+
+// begin begins tx as a database/sql transaction on pool, and returns what
+// ends it: a commit, with the inserts that wait sent first, or a rollback.
+func (tx *Tx) begin(pool *sql.DB, readOnly bool) (end func(commit bool) error, err error) {
+	sqlTx, err := pool.BeginTx(tx.ctx, &sql.TxOptions{ReadOnly: readOnly && tx.d.name() == "postgres",
+		Isolation: tx.d.isolation(readOnly)})
+	if err != nil {
+		return nil, err
+	}
+	tx.tx = sqlTx
+	return func(commit bool) error {
+		if !commit {
+			return sqlTx.Rollback()
+		}
+		if err := tx.flush(); err != nil {
+			sqlTx.Rollback()
+			return err
+		}
+		return sqlTx.Commit()
+	}, nil
+}
+
+// beginOn begins tx, a write on PostgreSQL, on a connection of pool by a
+// statement of its own, so that its commit goes in one round trip with
+// the inserts that wait (commitOn): database/sql commits by a call of its
+// own, a round trip more. A group of orders holds its products' locks
+// until its commit is done: the last round trip is one of them.
+func (tx *Tx) beginOn(pool *sql.DB) (end func(commit bool) error, err error) {
+	conn, err := pool.Conn(tx.ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(tx.ctx, "BEGIN ISOLATION LEVEL READ COMMITTED"); err != nil {
+		discard(conn)
+		return nil, err
+	}
+	tx.tx = conn
+	return func(commit bool) error {
+		defer conn.Close()
+		var err error
+		if commit {
+			if err = tx.lastWrites(); err == nil {
+				return conn.Raw(func(dc any) error { return tx.commitOn(dc.(*stdlib.Conn).Conn()) })
+			}
+		}
+		// The transaction's context may be done: the rollback is not the
+		// caller's to cancel. A connection that cannot roll back is not
+		// used again.
+		if _, rerr := conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
+			discard(conn)
+		}
+		return err
+	}, nil
+}
+
+// commitOn sends the inserts that wait and the commit as one pipeline on
+// c, the transaction's connection, and reads both answers. Whatever
+// fails, the connection is left with no transaction open, or is reported
+// bad to database/sql, which then closes it.
+func (tx *Tx) commitOn(c *pgx.Conn) error {
+	b := &pgx.Batch{}
+	sent := len(tx.later) > 0
+	if sent {
+		q, args := together(tx.later)
+		tx.later = tx.later[:0]
+		b.Queue(q, args...)
+	}
+	b.Queue("COMMIT")
+	results := c.SendBatch(tx.ctx, b)
+	var err error
+	if sent {
+		if _, err = results.Exec(); err != nil {
+			tx.laterErr = err
+		}
+	}
+	tag, commitErr := results.Exec()
+	if closeErr := results.Close(); err == nil {
+		err = cmp.Or(commitErr, closeErr)
+	}
+	if err == nil && tag.String() != "COMMIT" {
+		err = errors.New("the transaction was rolled back at its commit (" + tag.String() + ")")
+	}
+	// A failed statement of the batch leaves the transaction open, and
+	// the commit unsent: rolled back here, the connection stays in use
+	// (pgx's database/sql driver would close one left in a transaction).
+	if c.PgConn().TxStatus() != 'I' {
+		if _, rerr := c.Exec(context.Background(), "ROLLBACK"); rerr != nil {
+			return fmt.Errorf("%w (%w)", cmp.Or(err, rerr), driver.ErrBadConn)
+		}
+	}
+	return err
+}
+
+// discard makes database/sql close conn rather than use it again.
+func discard(conn *sql.Conn) {
+	conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
 }

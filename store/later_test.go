@@ -107,6 +107,53 @@ func TestAnInsertThatFailsLateFailsTheTransaction(t *testing.T) {
 	})
 }
 
+// An insert that fails when it is sent with the commit fails the
+// transaction with its own error and leaves nothing, time after time, more
+// times than the pool has connections; a panic in a transaction leaves no
+// connection taken either.
+func TestAnInsertSentWithTheCommitFailsTheTransaction(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		db, m := merchantDB(t, engine)
+		ctx := context.Background()
+		for i := range 40 {
+			err := db.Write(ctx, m, "t", time.Now(), func(tx *store.Tx) error {
+				if err := tx.InsertProducts([]allot.Product{{SKU: fmt.Sprint("a", i), Name: "A"}}); err != nil {
+					return err
+				}
+				// No warehouse 987654: the stock row's reference fails.
+				return tx.ReportStockMany([]store.Report{{StockKey: store.StockKey{Product: 1, Warehouse: 987654}, InWarehouse: 1, AsOf: tx.Now}})
+			})
+			if err == nil || !strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+				t.Fatalf("write %d: %v, want the stock row's foreign key error", i, err)
+			}
+		}
+		// A connection left in a transaction would make these wait for
+		// one, and fail at the deadline.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for range 40 {
+			func() {
+				defer func() { recover() }()
+				db.Write(wctx, m, "t", time.Now(), func(tx *store.Tx) error {
+					tx.InsertProducts([]allot.Product{{SKU: "p", Name: "P"}})
+					panic("in the transaction")
+				})
+			}()
+		}
+		if err := db.Write(wctx, m, "t", time.Now(), func(tx *store.Tx) error {
+			return tx.InsertProducts([]allot.Product{{SKU: "b", Name: "B"}})
+		}); err != nil {
+			t.Fatalf("a write after the failed ones: %v", err)
+		}
+		db.Read(ctx, m, time.Now(), func(tx *store.Tx) error {
+			if ps, _ := tx.Products("", 0); len(ps) != 1 || ps[0].SKU != "b" {
+				t.Errorf("products %v, want b alone", ps)
+			}
+			return nil
+		})
+	})
+}
+
 // Orders inserted in bulk by two processes at once (two handles on one
 // database) get ids of their own, each order the lines inserted with it,
 // past the blocks of ids drawn ahead on PostgreSQL.

@@ -17,7 +17,7 @@ import (
 type Tx struct {
 	db    *DB
 	ctx   context.Context
-	tx    *sql.Tx
+	tx    session
 	d     dialect
 	M     int64     // the merchant
 	Now   time.Time // the transaction's clock: one instant for all its changes
@@ -47,6 +47,16 @@ type Tx struct {
 	// of the statement that sent some (see later.go).
 	later    []statement
 	laterErr error
+}
+
+// session is where a transaction's statements run: a *sql.Tx, or, for
+// PostgreSQL's writes, the *sql.Conn whose transaction DB.run begins and
+// ends itself (see commitOn).
+type session interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 type warehouses struct {
@@ -242,6 +252,15 @@ func (tx *Tx) LockMerchant() error {
 // marks of the products whose quantities it may have changed, so that the
 // synchronisation learns of every change in the change's own transaction.
 func (tx *Tx) flush() error {
+	if err := tx.lastWrites(); err != nil {
+		return err
+	}
+	return tx.sendLater()
+}
+
+// lastWrites queues what a transaction writes as it ends: its outbox
+// marks, its definitions version, its history.
+func (tx *Tx) lastWrites() error {
 	if err := tx.markDirty(); err != nil {
 		return err
 	}
@@ -267,7 +286,7 @@ func (tx *Tx) flush() error {
 		return err
 	}
 	tx.history = nil
-	return tx.sendLater()
+	return nil
 }
 
 func nullString(s string) any {
