@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ func decodeLimit(r *http.Request, v any, limit int64, required ...string) error 
 	if err := decodeBytes(body, v); err != nil {
 		return err
 	}
+	if keysSurelyThere(v, required) {
+		return nil
+	}
 	return requireKeys(body, required)
 }
 
@@ -51,6 +55,9 @@ func decodeOptional(r *http.Request, v any, required ...string) (bool, error) {
 	}
 	if err := decodeBytes(body, v); err != nil {
 		return true, err
+	}
+	if keysSurelyThere(v, required) {
+		return true, nil
 	}
 	return true, requireKeys(body, required)
 }
@@ -72,6 +79,80 @@ func requireKeys(body []byte, required []string) error {
 		}
 	}
 	return nil
+}
+
+// keysSurelyThere reports whether v, a pointer to the zero value the body
+// was just decoded into, shows every key of required present: a key
+// decoded into a value other than zero was in the body. A zero value may
+// be a key left out, or one given as 0 or null, and any path v's type
+// does not hold plainly is a doubt too: requireKeys then reads the body
+// itself. An order's quantities are seldom 0, so its body is parsed once.
+func keysSurelyThere(v any, required []string) bool {
+	rv := reflect.ValueOf(v)
+	for _, pattern := range required {
+		if !surelyThere(rv, strings.Split(pattern, ".")) {
+			return false
+		}
+	}
+	return true
+}
+
+func surelyThere(v reflect.Value, segments []string) bool {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return true // no parent: nothing is required of it
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return false
+	}
+	name, each := strings.CutSuffix(segments[0], "[]")
+	f, ok := fieldByJSON(v, name)
+	switch {
+	case !ok:
+		return false
+	case len(segments) == 1:
+		return !f.IsZero()
+	case !each:
+		return surelyThere(f, segments[1:])
+	case f.Kind() != reflect.Slice:
+		return false
+	}
+	for i := range f.Len() {
+		if !surelyThere(f.Index(i), segments[1:]) {
+			return false
+		}
+	}
+	return true
+}
+
+var jsonIndexes sync.Map // reflect.Type → map[string][]int, a field's index by its JSON name
+
+// fieldByJSON returns the field of v, a struct, that encoding/json fills
+// from key name.
+func fieldByJSON(v reflect.Value, name string) (reflect.Value, bool) {
+	t := v.Type()
+	m, ok := jsonIndexes.Load(t)
+	if !ok {
+		index := map[string][]int{}
+		for _, f := range reflect.VisibleFields(t) {
+			key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || f.Anonymous || key == "-" {
+				continue
+			}
+			if _, dup := index[cmp.Or(key, f.Name)]; !dup {
+				index[cmp.Or(key, f.Name)] = f.Index
+			}
+		}
+		m, _ = jsonIndexes.LoadOrStore(t, index)
+	}
+	index, ok := m.(map[string][]int)[name]
+	if !ok {
+		return reflect.Value{}, false
+	}
+	f, err := v.FieldByIndexErr(index)
+	return f, err == nil
 }
 
 // missingKey returns the path of the first place where the key that ends

@@ -193,3 +193,66 @@ func TestRequiredKeysAreNamedWhereverTheirParentIs(t *testing.T) {
 		}
 	}
 }
+
+// The typed value a body was decoded into answers for its required keys
+// only when it can be sure: never "there" for a key the body lacks.
+func TestKeysSurelyThereOnlyWhenTheyAre(t *testing.T) {
+	type body struct {
+		Lines   []allot.Line `json:"lines"`
+		AllSKUs *struct {
+			Quantity int    `json:"quantity"`
+			Note     string `json:"note"`
+		} `json:"all_skus"`
+	}
+	required := []string{"lines[].quantity", "all_skus.quantity"}
+	for _, c := range []struct {
+		body string
+		sure bool
+	}{
+		{`{"lines":[{"sku":"a","quantity":1},{"sku":"b","quantity":2}]}`, true},
+		{`{"lines":[{"sku":"a","quantity":1}],"all_skus":{"quantity":3}}`, true},
+		{`{"lines":[{"sku":"a","quantity":1}],"all_skus":null}`, true},
+		{`{}`, true},
+		{`{"lines":[{"sku":"a","quantity":1},{"sku":"b"}]}`, false},
+		{`{"lines":[{"sku":"a","quantity":0}]}`, false},
+		{`{"lines":[{"sku":"a","quantity":null}]}`, false},
+		{`{"lines":[{"sku":"a","quantity":1}],"all_skus":{"note":"x"}}`, false},
+		{`{"lines":[{"sku":"a","quantity":1}],"all_skus":{"quantity":0}}`, false},
+	} {
+		var b body
+		if err := decodeBytes([]byte(c.body), &b); err != nil {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		sure := keysSurelyThere(&b, required)
+		if sure != c.sure {
+			t.Errorf("%s: surely there %v, want %v", c.body, sure, c.sure)
+		}
+		if sure && requireKeys([]byte(c.body), required) != nil {
+			t.Errorf("%s: surely there, but a key is missing", c.body)
+		}
+	}
+}
+
+// An order's body decoded and its required keys checked: from the decoded
+// value when it is sure (what decode does), against parsing the body
+// again for them.
+func BenchmarkOrderBodyDecoded(b *testing.B) {
+	body := []byte(`{"channel":"web","external_id":"c12-345","lines":[{"sku":"drop","quantity":1},{"sku":"tee","quantity":2}]}`)
+	required := []string{"lines[].quantity"}
+	b.Run("keys from the value", func(b *testing.B) {
+		for b.Loop() {
+			var p service.OrderParams
+			if decodeBytes(body, &p) != nil || !keysSurelyThere(&p, required) {
+				b.Fatal("not decoded")
+			}
+		}
+	})
+	b.Run("keys from the body parsed again", func(b *testing.B) {
+		for b.Loop() {
+			var p service.OrderParams
+			if decodeBytes(body, &p) != nil || requireKeys(body, required) != nil {
+				b.Fatal("not decoded")
+			}
+		}
+	})
+}
