@@ -26,3 +26,24 @@ func (db *DB) CachedStatementsForTest() int {
 
 // ExecForTest runs a statement in the transaction.
 func (tx *Tx) ExecForTest(q string, args ...any) (sql.Result, error) { return tx.exec(q, args...) }
+
+// PublicationsOfPlanForTest is how SQLite runs PublicationsOf's query,
+// as EXPLAIN QUERY PLAN describes it, a line per step.
+func (tx *Tx) PublicationsOfPlanForTest(channelID int64, ids []int64) ([]string, error) {
+	q, args := publicationsOf(tx.d, tx.M, channelID, ids)
+	rows, err := tx.query(`EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var step string
+		if err := rows.Scan(&id, &parent, &unused, &step); err != nil {
+			return nil, err
+		}
+		steps = append(steps, step)
+	}
+	return steps, rows.Err()
+}

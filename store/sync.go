@@ -444,9 +444,12 @@ type Publication struct {
 
 // publicationsQuery reads the publications of a channel from the pending
 // rows that hold them: a publication is always one the channel confirmed.
-const publicationsQuery = `SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.published, pen.pushed_at, TRUE, ''
-	FROM listings l JOIN sync_pending pen ON pen.listing_id = l.id LEFT JOIN products p ON p.id = l.product_id
+const (
+	publicationsQuery = publicationsFrom + `
 	WHERE l.channel_id = $1 AND l.merchant_id = $2 AND pen.published IS NOT NULL`
+	publicationsFrom = `SELECT pen.listing_id, l.external_id, l.push_ref, COALESCE(p.sku, ''), pen.published, pen.pushed_at, TRUE, ''
+	FROM listings l JOIN sync_pending pen ON pen.listing_id = l.id LEFT JOIN products p ON p.id = l.product_id`
+)
 
 // Publications lists a channel's publications.
 func (tx *Tx) Publications(channelID int64) ([]Publication, error) {
@@ -458,13 +461,25 @@ func (tx *Tx) Publications(channelID int64) ([]Publication, error) {
 func (tx *Tx) PublicationsOf(channelID int64, listingIDs []int64) ([]Publication, error) {
 	var out []Publication
 	for _, part := range chunks(listingIDs) {
-		in, args := inList(tx.d, 3, part)
+		q, args := publicationsOf(tx.d, tx.M, channelID, part)
 		var err error
-		if out, err = tx.scanPublications(out, publicationsQuery+` AND pen.listing_id `+in, append([]any{channelID, tx.M}, args...)...); err != nil {
+		if out, err = tx.scanPublications(out, q, args...); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// publicationsOf is the query of PublicationsOf for one part of the ids.
+// The channel is checked on each listing found by id (+: no index), not
+// searched by: SQLite would otherwise walk every listing of the channel
+// for each part, 100,000 rows to find 250, and a drift check reads a
+// large channel's publications part by part in write transactions.
+func publicationsOf(d dialect, merchant, channelID int64, part []int64) (string, []any) {
+	in, args := inList(d, 3, part)
+	q := publicationsFrom + `
+	WHERE l.id ` + in + ` AND +l.channel_id = $1 AND l.merchant_id = $2 AND pen.published IS NOT NULL`
+	return q, append([]any{channelID, merchant}, args...)
 }
 
 func (tx *Tx) scanPublications(out []Publication, q string, args ...any) ([]Publication, error) {
