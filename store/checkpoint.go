@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"time"
 )
@@ -16,8 +17,26 @@ import (
 // its own, which copies what no reader still needs without taking the
 // write lock, then waits checkpointGap before the next, so that a stream
 // of commits is checkpointed a few times a second.
+//
+// A passive checkpoint never starts the log again from its beginning:
+// the next writer does, if the log was all copied and no reader still
+// reads from it, which under a stream of orders with reads beside them
+// never happens. The log then grows for as long as the stream lasts (a
+// gigabyte in a benchmark's minute), and every commit extends the file,
+// whose sync then writes the file's new size too: twice the time of a
+// sync over pages written before. So once the log passes restartFrames,
+// the checkpointer takes the write turn, so that no allot writer waits
+// on SQLite's busy handler, and asks for a RESTART checkpoint, which
+// copies what is left and starts the log again if no reader still
+// needs it; it does not use SQLite's busy handler (its connection's busy
+// timeout is 0, the handler's sleeps too coarse) but tries again for a
+// few milliseconds. The file keeps its size, and later commits write
+// over it.
 type checkpointer struct {
 	pool *sql.DB
+	turn chan struct{} // the database's write turn
+	// restartFrames is restartFrames when the checkpointer started.
+	restartFrames int
 	wake chan struct{} // a write turn ended since the last checkpoint
 	ctx  context.Context
 	stop context.CancelFunc
@@ -29,10 +48,22 @@ type checkpointer struct {
 // checkpointGap is the least time between two checkpoints.
 const checkpointGap = 100 * time.Millisecond
 
-func startCheckpointer(pool *sql.DB) *checkpointer {
+// restartFrames is the length of the log, in frames (a page each, 4 KiB
+// and a header), past which it is started again from its beginning.
+var restartFrames = 16384
+
+// restartWait is how long a restart waits, the write turn held, for the
+// readers that still read the log to end: readers that begin meanwhile
+// read the database file alone, the log being all copied and no commit
+// adding to it. A reader longer than that (an export, a drift check's
+// read of a whole channel) makes it give up until the next checkpoint.
+const restartWait = 5 * time.Millisecond
+// startCheckpointer checkpoints on pool, whose connections must not wait
+// for busy locks, taking turn (the write turn) to start the log again.
+func startCheckpointer(pool *sql.DB, turn chan struct{}) *checkpointer {
 	pool.SetMaxOpenConns(1)
 	ctx, stop := context.WithCancel(context.Background())
-	c := &checkpointer{pool: pool, wake: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
+	c := &checkpointer{pool: pool, turn: turn, restartFrames: restartFrames, wake: make(chan struct{}, 1), ctx: ctx, stop: stop, done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -56,9 +87,47 @@ func (c *checkpointer) loop() {
 		// An error (the file gone, a checkpoint by another process under
 		// way) leaves the frames to the next checkpoint, or to SQLite's
 		// own when the last connection closes.
-		c.pool.ExecContext(c.ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		if frames, err := c.checkpoint("PASSIVE"); err == nil && frames >= c.restartFrames {
+			c.restart()
+		}
 		select {
 		case <-time.After(checkpointGap):
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// checkpoint runs a checkpoint of the given mode and returns how many
+// frames the log held.
+func (c *checkpointer) checkpoint(mode string) (frames int, err error) {
+	var busy, copied int
+	err = c.pool.QueryRowContext(c.ctx, `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &frames, &copied)
+	if err == nil && busy != 0 {
+		err = errBusy
+	}
+	return frames, err
+}
+
+var errBusy = errors.New("sqlite: checkpoint blocked by a reader")
+
+// restart starts the log again from its beginning, holding the write
+// turn for up to restartWait while readers keep it from happening.
+func (c *checkpointer) restart() {
+	select {
+	case c.turn <- struct{}{}:
+	case <-c.ctx.Done():
+		return
+	}
+	defer func() { <-c.turn }()
+	deadline := time.Now().Add(restartWait)
+	for {
+		_, err := c.checkpoint("RESTART")
+		if !errors.Is(err, errBusy) || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-time.After(250 * time.Microsecond):
 		case <-c.ctx.Done():
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,3 +65,79 @@ func TestSQLiteLogIsCheckpointedBesideTheWriter(t *testing.T) {
 
 // checkpointGap is store's least time between two checkpoints.
 const checkpointGap = 100 * time.Millisecond
+
+// Under a stream of commits with reads always under way beside them, the
+// log is never all copied with no reader in it, the moment SQLite's next
+// writer needs to start it again from its beginning: it grew for as long
+// as the stream lasted. The checkpointer starts it again itself once it
+// passes a length, so its file stays near that length.
+func TestSQLiteLogStartsAgainUnderReadsAndWrites(t *testing.T) {
+	const rows, size = 4, 4 << 10 // 16 KiB and more a commit
+	commits := 400
+	if raceDetector {
+		commits = 100 // SQLite's C under the detector writes ten times slower
+	}
+	grown := func(t *testing.T, restartFrames int) int64 {
+		defer store.SetRestartFramesForTest(restartFrames)()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		path := filepath.Join(t.TempDir(), "allot.db")
+		db := open(t, path)
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err := db.Write(ctx, 0, "t", time.Now(), func(tx *store.Tx) error {
+			_, err := tx.ExecForTest(`CREATE TABLE filler (b BLOB)`)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two readers whose transactions overlap: one is always open.
+		var readers sync.WaitGroup
+		for i := range 2 {
+			readers.Go(func() {
+				time.Sleep(time.Duration(i) * 500 * time.Microsecond)
+				for ctx.Err() == nil {
+					db.Read(ctx, 0, time.Now(), func(tx *store.Tx) error {
+						var n int
+						tx.QueryRowForTest(`SELECT rowid FROM filler ORDER BY rowid DESC LIMIT 1`).Scan(&n)
+						time.Sleep(time.Millisecond)
+						return nil
+					})
+				}
+			})
+		}
+		for range commits {
+			err := db.Write(ctx, 0, "t", time.Now(), func(tx *store.Tx) error {
+				for range rows {
+					if _, err := tx.ExecForTest(`INSERT INTO filler VALUES (randomblob($1))`, size); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		readers.Wait()
+		wal, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wal.Size()
+	}
+	const frame = 4096 + 24
+	never := grown(t, 1<<30)
+	if never < int64(commits*rows*size) {
+		t.Fatalf("without restarts the log holds %d bytes for %d written: the readers let SQLite start it again; the test shows nothing", never, commits*rows*size)
+	}
+	restarted := grown(t, 64)
+	if restarted > never/3 {
+		t.Errorf("the log grew to %d bytes with restarts past 64 frames (%d bytes), %d without", restarted, 64*frame, never)
+	}
+	t.Logf("log file: %d bytes without restarts, %d with", never, restarted)
+}

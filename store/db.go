@@ -77,12 +77,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if d.oneWriter() {
 		db.writeTurn = make(chan struct{}, 1)
 		db.writeStmts = &stmtCache{pool: w}
-		c, err := sql.Open("sqlite", sqliteDSN(dsn))
+		c, err := sql.Open("sqlite", sqliteDSN(dsn)+"&_pragma=busy_timeout(0)")
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		db.ckpt = startCheckpointer(c)
+		db.ckpt = startCheckpointer(c, db.writeTurn)
 	}
 	// Opening runs the connection's pragmas; turning a new SQLite file to
 	// WAL answers "busy" at once, without waiting, while another process

@@ -47,3 +47,15 @@ func (tx *Tx) PublicationsOfPlanForTest(channelID int64, ids []int64) ([]string,
 	}
 	return steps, rows.Err()
 }
+
+// SetRestartFramesForTest sets the length of the log past which the
+// checkpointers of the databases opened next start it again, until the
+// returned func restores it.
+func SetRestartFramesForTest(n int) (restore func()) {
+	old := restartFrames
+	restartFrames = n
+	return func() { restartFrames = old }
+}
+
+// QueryRowForTest runs a query returning one row in the transaction.
+func (tx *Tx) QueryRowForTest(q string, args ...any) *sql.Row { return tx.row(q, args...) }
