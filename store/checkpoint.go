@@ -37,12 +37,12 @@ type checkpointer struct {
 	turn chan struct{} // the database's write turn
 	// restartFrames is restartFrames when the checkpointer started.
 	restartFrames int
-	wake chan struct{} // a write turn ended since the last checkpoint
-	ctx  context.Context
-	stop context.CancelFunc
-	done chan struct{}
-	once sync.Once
-	err  error
+	wake          chan struct{} // a write turn ended since the last checkpoint
+	ctx           context.Context
+	stop          context.CancelFunc
+	done          chan struct{}
+	once          sync.Once
+	err           error
 }
 
 // checkpointGap is the least time between two checkpoints.
@@ -58,6 +58,7 @@ var restartFrames = 16384
 // adding to it. A reader longer than that (an export, a drift check's
 // read of a whole channel) makes it give up until the next checkpoint.
 const restartWait = 5 * time.Millisecond
+
 // startCheckpointer checkpoints on pool, whose connections must not wait
 // for busy locks, taking turn (the write turn) to start the log again.
 func startCheckpointer(pool *sql.DB, turn chan struct{}) *checkpointer {
