@@ -16,6 +16,7 @@ import (
 // is written over from its start once checkpointed, rather than grown for
 // ever (its file keeps the size of the most it held at once).
 func TestSQLiteLogIsCheckpointedBesideTheWriter(t *testing.T) {
+	defer store.SetCheckpointingForTest(checkpointGap, 1<<30)()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "allot.db")
 	db := open(t, path)
@@ -63,7 +64,7 @@ func TestSQLiteLogIsCheckpointedBesideTheWriter(t *testing.T) {
 	}
 }
 
-// checkpointGap is store's least time between two checkpoints.
+// checkpointGap is the least time between two checkpoints in these tests.
 const checkpointGap = 100 * time.Millisecond
 
 // Under a stream of commits with reads always under way beside them, the
@@ -78,7 +79,7 @@ func TestSQLiteLogStartsAgainUnderReadsAndWrites(t *testing.T) {
 		commits = 100 // SQLite's C under the detector writes ten times slower
 	}
 	grown := func(t *testing.T, restartFrames int) int64 {
-		defer store.SetRestartFramesForTest(restartFrames)()
+		defer store.SetCheckpointingForTest(checkpointGap, restartFrames)()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		path := filepath.Join(t.TempDir(), "allot.db")

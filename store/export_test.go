@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 // FlushForTest writes what the transaction gathered (its outbox marks, its
@@ -48,13 +49,13 @@ func (tx *Tx) PublicationsOfPlanForTest(channelID int64, ids []int64) ([]string,
 	return steps, rows.Err()
 }
 
-// SetRestartFramesForTest sets the length of the log past which the
-// checkpointers of the databases opened next start it again, until the
-// returned func restores it.
-func SetRestartFramesForTest(n int) (restore func()) {
-	old := restartFrames
-	restartFrames = n
-	return func() { restartFrames = old }
+// SetCheckpointingForTest sets, for the databases opened next, the
+// least time between two checkpoints and the length of the log past
+// which it is started again, until the returned func restores them.
+func SetCheckpointingForTest(gap time.Duration, restartFrames int) (restore func()) {
+	old := checkpointing
+	checkpointing = checkpointTuning{gap: gap, restartFrames: restartFrames}
+	return func() { checkpointing = old }
 }
 
 // QueryRowForTest runs a query returning one row in the transaction.
