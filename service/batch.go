@@ -241,13 +241,8 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 	if f := beforeLock.Load(); f != nil {
 		(*f)()
 	}
-	if err := tx.LockProducts(ids); err != nil {
+	if err := tx.LockAndReadCounters(ids, snap); err != nil {
 		return err
-	}
-	if snap != nil {
-		if err := tx.ReadCounters(snap); err != nil {
-			return err
-		}
 	}
 	allocs := map[int64]*engine.Allocation{}
 	if snap != nil {

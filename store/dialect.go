@@ -205,8 +205,8 @@ func (postgres) lockProducts(ctx context.Context, tx session, ids []int64) error
 	// ids are sorted: the locks are taken in id order, part after part,
 	// so that two transactions never wait on each other in a circle; a
 	// part stays well under the protocol's 65,535 parameters.
-	for part := range slices.Chunk(ids, 10_000) {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM products WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`, part)
+	for part := range slices.Chunk(ids, lockPart) {
+		rows, err := tx.QueryContext(ctx, lockProductsQuery, part)
 		if err != nil {
 			return err
 		}
@@ -216,6 +216,13 @@ func (postgres) lockProducts(ctx context.Context, tx session, ids []int64) error
 	}
 	return nil
 }
+
+// lockProductsQuery locks the products of $1 on PostgreSQL, lockPart at
+// most at a time.
+const (
+	lockProductsQuery = `SELECT id FROM products WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`
+	lockPart          = 10_000
+)
 
 func (postgres) lockMerchant(ctx context.Context, tx session, m int64) error {
 	_, err := tx.ExecContext(ctx, `SELECT id FROM merchants WHERE id = $1 FOR NO KEY UPDATE`, m)

@@ -247,6 +247,57 @@ func (tx *Tx) commitOn(c *pgx.Conn) error {
 	return err
 }
 
+// LockAndReadCounters locks the products (LockProducts), then completes s
+// with their counters (ReadCounters; s nil: none). A PostgreSQL write
+// sends the two statements in one pipeline: the read runs once the locks
+// are granted and takes its snapshot then, seeing every commit before
+// them, as it does when sent after them; the locks are held one round
+// trip less.
+func (tx *Tx) LockAndReadCounters(ids []int64, s *Snapshot) error {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	conn, pipelined := tx.tx.(*sql.Conn)
+	if !pipelined || len(ids) == 0 || len(ids) > lockPart || s == nil || s.empty {
+		if err := tx.LockProducts(ids); err != nil {
+			return err
+		}
+		if s == nil {
+			return nil
+		}
+		return tx.ReadCounters(s)
+	}
+	if err := tx.sendLater(); err != nil {
+		return err
+	}
+	q, args := tx.countersQuery(s)
+	return conn.Raw(func(dc any) error { return tx.lockAndRead(dc.(*stdlib.Conn).Conn(), ids, s, q, args) })
+}
+
+// lockAndRead sends the products' lock and the counters' read q as one
+// pipeline on c, the transaction's connection, and reads both answers.
+// A failure leaves the transaction aborted, for the caller to roll back.
+func (tx *Tx) lockAndRead(c *pgx.Conn, ids []int64, s *Snapshot, q string, args []any) error {
+	b := &pgx.Batch{}
+	b.Queue(lockProductsQuery, ids)
+	b.Queue(q, args...)
+	results := c.SendBatch(tx.ctx, b)
+	locked, err := results.Query()
+	if err == nil {
+		locked.Close()
+		err = locked.Err()
+	}
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = results.Query(); err == nil {
+			err = s.scanCounters(rows)
+			rows.Close()
+			err = cmp.Or(err, rows.Err())
+		}
+	}
+	return cmp.Or(err, results.Close())
+}
+
 // discard makes database/sql close conn rather than use it again.
 func discard(conn *sql.Conn) {
 	conn.Raw(func(any) error { return driver.ErrBadConn })

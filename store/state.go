@@ -190,17 +190,22 @@ func (tx *Tx) ReadCounters(s *Snapshot) error {
 	if s.empty {
 		return nil
 	}
-	st, byID := s.State, s.allocByID
+	q, args := tx.countersQuery(s)
+	rows, err := tx.query(q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return s.scanCounters(rows)
+}
+
+// countersQuery is the statement of ReadCounters.
+func (tx *Tx) countersQuery(s *Snapshot) (string, []any) {
 	args := []any{tx.M, micros(tx.Now)}
 	m, scope, extra := tx.scopeOf(s, len(args)+1)
 	args = append(args, extra...)
-	const (
-		stockRow = iota
-		usageRow
-		holdRow
-	)
 	q := `SELECT 0, product_id, warehouse_id, in_warehouse, damaged, committed FROM stock WHERE ` + m + `merchant_id = $1` + scope("product_id")
-	if len(byID) > 0 {
+	if len(s.allocByID) > 0 {
 		q += ` UNION ALL SELECT 1, allocation_id, product_id, consumed, 0, 0 FROM allocation_usage
 			WHERE ` + m + `allocation_id IN (SELECT id FROM allocations WHERE merchant_id = $1 AND (ends_at IS NULL OR ends_at > $2))` + scope("product_id")
 	}
@@ -211,11 +216,25 @@ func (tx *Tx) ReadCounters(s *Snapshot) error {
 		FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN order_units u ON u.order_id = l.order_id AND u.line_no = l.line_no
 		WHERE o.merchant_id = $1 AND o.kind = 'hold' AND o.state = 'open' AND o.expires_at > $2` + scope("u.product_id") + `
 		GROUP BY u.product_id, o.warehouse_id, u.allocation_id`
-	rows, err := tx.query(q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+	return q, args
+}
+
+// counterRows are the rows of countersQuery, as database/sql or pgx
+// gives them.
+type counterRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanCounters completes s with the rows of countersQuery.
+func (s *Snapshot) scanCounters(rows counterRows) error {
+	st, byID := s.State, s.allocByID
+	const (
+		stockRow = iota
+		usageRow
+		holdRow
+	)
 	var holds [][4]int64 // product, warehouse, allocation, units
 	for rows.Next() {
 		var kind int
