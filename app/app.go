@@ -47,7 +47,8 @@ type Config struct {
 	// Settle is how long increases wait before they are pushed (0: 5s).
 	Settle time.Duration
 	// Gather is how long the sync worker, once caught up, gathers changes
-	// before its next push to a channel (0: 50ms; see syncer.Worker.Gather).
+	// before its next push to a channel (0: 10ms on SQLite, 50ms on
+	// PostgreSQL; see defaultGather and syncer.Worker.Gather).
 	Gather time.Duration
 	// SyncInterval is the pause between rounds of the synchronisation
 	// (0: 200ms); DriftEvery how often channels are read back (0: 5 min).
@@ -64,6 +65,21 @@ type Config struct {
 	// ALLOT_RATE_LIMIT, else httpapi.DefaultRateLimit (50 a second, bursts
 	// of 200); httpapi.NoRateLimit turns it off.
 	RateLimit httpapi.RateLimit
+}
+
+// defaultGather is how long the sync worker gathers changes before its
+// next push once caught up. On SQLite 10 ms: each push's outcomes are
+// then recorded by a transaction a fifth as long, and an order that waits
+// for the one writer behind it waits that much less (orders sent one at a
+// time, p99 3.8–4.6 → 2.3–3.3 ms, steady orders unchanged). On
+// PostgreSQL 50 ms: there the shorter wait cost a tenth more of the
+// machine's time a steady order, each plan and record a transaction of
+// its own.
+func defaultGather(oneWriter bool) time.Duration {
+	if oneWriter {
+		return 10 * time.Millisecond
+	}
+	return 50 * time.Millisecond
 }
 
 // rateLimit returns the limit c asks for, from ALLOT_RATE_LIMIT if c says
@@ -170,7 +186,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	}
 	s.Sync.Gather = c.Gather
 	if s.Sync.Gather == 0 {
-		s.Sync.Gather = 50 * time.Millisecond
+		s.Sync.Gather = defaultGather(db.OneWriter())
 	}
 	svc.Settle = s.Sync.Settle // the group commit queues its orders' pushes itself
 	s.API = httpapi.New(svc, c.Log)
