@@ -25,20 +25,7 @@ func TestSQLiteLogIsCheckpointedBesideTheWriter(t *testing.T) {
 	}
 	const rows, size = 64, 16 << 10 // 1 MiB a transaction
 	for range 8 {
-		err := db.Write(ctx, 0, "t", time.Now(), func(tx *store.Tx) error {
-			if _, err := tx.ExecForTest(`CREATE TABLE IF NOT EXISTS filler (b BLOB)`); err != nil {
-				return err
-			}
-			for range rows {
-				if _, err := tx.ExecForTest(`INSERT INTO filler VALUES (randomblob($1))`, size); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		fill(t, db, rows, size)
 		time.Sleep(4 * checkpointGap) // a pause in the writes: the log is checkpointed
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -61,6 +48,26 @@ func TestSQLiteLogIsCheckpointedBesideTheWriter(t *testing.T) {
 	}
 	if wal.Size() > 3*rows*size {
 		t.Errorf("the log grew to %d bytes for transactions of %d, checkpointed between them", wal.Size(), rows*size)
+	}
+}
+
+// fill commits, in one transaction, rows random blobs of size bytes to a
+// table of its own.
+func fill(t *testing.T, db *store.DB, rows, size int) {
+	t.Helper()
+	err := db.Write(context.Background(), 0, "t", time.Now(), func(tx *store.Tx) error {
+		if _, err := tx.ExecForTest(`CREATE TABLE IF NOT EXISTS filler (b BLOB)`); err != nil {
+			return err
+		}
+		for range rows {
+			if _, err := tx.ExecForTest(`INSERT INTO filler VALUES (randomblob($1))`, size); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -87,13 +94,7 @@ func TestSQLiteLogStartsAgainUnderReadsAndWrites(t *testing.T) {
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		err := db.Write(ctx, 0, "t", time.Now(), func(tx *store.Tx) error {
-			_, err := tx.ExecForTest(`CREATE TABLE filler (b BLOB)`)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		fill(t, db, 0, size) // the table the readers read
 		// Two readers whose transactions overlap: one is always open.
 		var readers sync.WaitGroup
 		for i := range 2 {
@@ -110,17 +111,7 @@ func TestSQLiteLogStartsAgainUnderReadsAndWrites(t *testing.T) {
 			})
 		}
 		for range commits {
-			err := db.Write(ctx, 0, "t", time.Now(), func(tx *store.Tx) error {
-				for range rows {
-					if _, err := tx.ExecForTest(`INSERT INTO filler VALUES (randomblob($1))`, size); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			fill(t, db, rows, size)
 			time.Sleep(time.Millisecond)
 		}
 		cancel()

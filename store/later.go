@@ -254,9 +254,6 @@ func (tx *Tx) commitOn(c *pgx.Conn) error {
 // them, as it does when sent after them; the locks are held one round
 // trip less.
 func (tx *Tx) LockAndReadCounters(ids []int64, s *Snapshot) error {
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
 	conn, pipelined := tx.tx.(*sql.Conn)
 	if !pipelined || len(ids) == 0 || len(ids) > lockPart || s == nil || s.empty {
 		if err := tx.LockProducts(ids); err != nil {
@@ -271,7 +268,7 @@ func (tx *Tx) LockAndReadCounters(ids []int64, s *Snapshot) error {
 		return err
 	}
 	q, args := tx.countersQuery(s)
-	return conn.Raw(func(dc any) error { return tx.lockAndRead(dc.(*stdlib.Conn).Conn(), ids, s, q, args) })
+	return conn.Raw(func(dc any) error { return tx.lockAndRead(dc.(*stdlib.Conn).Conn(), lockOrder(ids), s, q, args) })
 }
 
 // lockAndRead sends the products' lock and the counters' read q as one

@@ -228,14 +228,19 @@ func (tx *Tx) Touched() ([]int64, bool) {
 // LockProducts serialises this transaction with every other that checks or
 // changes these products' quantities (see dialect.lockProducts).
 func (tx *Tx) LockProducts(ids []int64) error {
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
 	c, err := tx.conn()
 	if err != nil {
 		return err
 	}
-	return tx.d.lockProducts(tx.ctx, c, ids)
+	return tx.d.lockProducts(tx.ctx, c, lockOrder(ids))
+}
+
+// lockOrder is ids ascending, once each: the order every transaction
+// takes products' locks in, so that none waits on another in a circle.
+func lockOrder(ids []int64) []int64 {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // LockMerchant serialises this transaction with every other that locks the
