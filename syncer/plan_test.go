@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +23,8 @@ import (
 // that write what it planned: a group of orders committed in between
 // queues its own (newer) quantity, which the plan then overwrites with
 // one computed before the order. The group's outbox mark survives the
-// plan, so the next plan, in the same round, queues the right quantity.
+// plan, so the next plan (the round the group's commit wakes) queues the
+// right quantity.
 func TestAPlanOfEverythingIsMendedForAnOrderCommittedWhileItRan(t *testing.T) {
 	if os.Getenv(allottest.PostgresEnv) == "" {
 		t.Skipf("%s is not set: on SQLite this plan runs in one write transaction", allottest.PostgresEnv)
@@ -66,14 +68,24 @@ func TestAPlanOfEverythingIsMendedForAnOrderCommittedWhileItRan(t *testing.T) {
 	if !ran.Load() {
 		t.Fatal("the plan of every listing never ran")
 	}
-	must(db.Read(ctx, id, time.Now(), func(tx *store.Tx) error {
-		marks, err := tx.Marks(10)
-		if err != nil {
+	marksLeft := func() int {
+		t.Helper()
+		var n int
+		must(db.Read(ctx, id, time.Now(), func(tx *store.Tx) error {
+			marks, err := tx.Marks(10)
+			n = len(marks)
 			return err
-		}
-		if len(marks) > 0 {
-			t.Errorf("%d marks left after the round", len(marks))
-		}
+		}))
+		return n
+	}
+	if n := marksLeft(); n != 1 {
+		t.Fatalf("%d marks left after the plan of everything, want the group's", n)
+	}
+	must(w.Plan(ctx))
+	if n := marksLeft(); n > 0 {
+		t.Errorf("%d marks left after the next plan", n)
+	}
+	must(db.Read(ctx, id, time.Now(), func(tx *store.Tx) error {
 		listings, err := tx.PushListings(nil)
 		if err != nil {
 			return err
@@ -152,4 +164,57 @@ func shopOn(t *testing.T, engine string, settings map[string]any) (*store.DB, *s
 		t.Fatal(err)
 	}
 	return db, svc, who, p
+}
+
+// A plan takes the marks there when it starts: under a stream of changes,
+// each marking its product again, it ends rather than plan as long as
+// they come (the commits wake the next round for theirs).
+func TestAPlanEndsUnderAStreamOfChanges(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db, svc, who, _ := shopOn(t, engine, nil)
+		_, _, err := svc.PutProduct(ctx, who, allot.Product{SKU: "tee", Name: "T-shirt"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.ImportListings(ctx, who, []service.ListingLine{{Line: 2, ListingParams: service.ListingParams{Channel: "shop", ExternalID: "L-tee", SKU: "tee"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		report := func(n int) error {
+			_, err := svc.ReportStock(ctx, who, allot.StockReport{Warehouse: "w1", SKU: "tee", InWarehouse: n, AsOf: time.Now()})
+			return err
+		}
+		if err := report(1); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var reports sync.WaitGroup
+		reports.Go(func() {
+			for n := 2; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := report(n); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+		defer reports.Wait()
+		defer close(stop)
+		w := &syncer.Worker{DB: db, Settle: time.Millisecond}
+		planned := make(chan error, 1)
+		go func() { planned <- w.Plan(ctx) }()
+		select {
+		case err := <-planned:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the plan still runs after 10 s of changes")
+		}
+	})
 }

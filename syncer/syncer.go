@@ -171,6 +171,7 @@ func (w *Worker) Run(ctx context.Context) {
 	defer checks.Wait()
 	checks.Go(func() { w.checkLoop(ctx) })
 	for {
+		start := time.Now()
 		if err := w.Round(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Error("sync round", "err", err)
 		}
@@ -180,6 +181,26 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-t.C:
 		case <-w.wakeup():
 		}
+		// Rounds back to back (changes committed while one ran) are
+		// Gather apart: under a stream of orders each group marks its
+		// products, and a round for each kept a planning transaction
+		// beside every group, waiting on its outbox rows. A change after
+		// a quiet moment starts a round at once.
+		w.waitUntil(ctx, start.Add(w.Gather))
+	}
+}
+
+// waitUntil waits until t, or until ctx ends.
+func (w *Worker) waitUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -228,7 +249,14 @@ func (w *Worker) checkLoop(ctx context.Context) {
 	}
 }
 
-// Plan turns every outbox mark into the pushes it calls for.
+// Plan turns every outbox mark into the pushes it calls for: those there
+// when it starts. It takes them a batch at a time, and stops after a
+// batch that was not full: it has then read them all. Marks made since
+// are the next round's (the commit that made them wakes the worker).
+// Under a stream of orders on PostgreSQL, where each group of orders
+// marks its products, taking them as they came kept the worker planning
+// back to back with the groups: a transaction every few milliseconds,
+// each waiting on a group's outbox row, and a group then on it.
 func (w *Worker) Plan(ctx context.Context) error {
 	w.defaults()
 	merchants, err := w.DB.MarkedMerchants(ctx)
@@ -241,7 +269,7 @@ func (w *Worker) Plan(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if n == 0 {
+			if n < planBatchSize {
 				break
 			}
 		}
@@ -249,12 +277,15 @@ func (w *Worker) Plan(ctx context.Context) error {
 	return nil
 }
 
-// planBatch handles up to 500 marks of a merchant; it returns how many.
+// planBatchSize is how many marks one transaction of Plan turns into pushes.
+const planBatchSize = 500
+
+// planBatch handles up to planBatchSize marks of a merchant; it returns how many.
 func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 	var n int
 	var everything []store.Mark
 	err := w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error {
-		marks, err := tx.Marks(500)
+		marks, err := tx.Marks(planBatchSize)
 		if err != nil || len(marks) == 0 {
 			n = 0
 			return err
