@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,10 +128,16 @@ func (s *Service) placeLoop() {
 // placeGroup places one actor's orders in one transaction and answers each.
 func (s *Service) placeGroup(reqs []*placeRequest) {
 	results := make([]placeResult, len(reqs))
-	err := s.write(context.Background(), reqs[0].who, func(tx *store.Tx) error {
-		clear(results)
-		return placeAll(tx, reqs, results, s.Settle)
-	})
+	place := func(ahead bool) error {
+		return s.write(context.Background(), reqs[0].who, func(tx *store.Tx) error {
+			clear(results)
+			return placeAll(tx, reqs, results, s.Settle, ahead)
+		})
+	}
+	err := place(s.DB.Engine() == "postgres" && len(reqs) >= aheadFrom)
+	if errors.Is(err, errDecidedOtherwise) {
+		err = place(false)
+	}
 	if err != nil && len(reqs) > 1 && allot.ErrorCode(err) == allot.Internal {
 		// The database refused the group: place each alone, so that one
 		// order's trouble is not everyone's.
@@ -147,8 +155,9 @@ func (s *Service) placeGroup(reqs []*placeRequest) {
 }
 
 // placeAll checks and writes a group of placed orders: results[i] is the
-// answer to reqs[i]. Refused orders change nothing.
-func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle time.Duration) error {
+// answer to reqs[i]. Refused orders change nothing. With ahead, the orders
+// are written before the lock (see writeAhead).
+func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle time.Duration, ahead bool) error {
 	// Channels, products and rules as kept between groups while unchanged.
 	if err := tx.KeepDefinitions(); err != nil {
 		return err
@@ -220,11 +229,11 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 	// the stock and what orders took of it, after: the lock is held for
 	// the counters and the writes alone.
 	var snap *store.Snapshot
+	var scope []int64
 	var listings []store.PushListing // of the products and the bundles made of them
 	if len(ids) > 0 {
 		// The bundles too: their listings' pushes are queued with the rest.
-		scope, err := tx.WithBundles(ids)
-		if err != nil {
+		if scope, err = tx.WithBundles(ids); err != nil {
 			return err
 		}
 		if snap, err = tx.SnapshotDefinitions(scope); err != nil {
@@ -238,20 +247,161 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 	if err := tx.OrderIDsAhead(len(reqs)); err != nil {
 		return err
 	}
+	var written []*store.OrderRow // before the lock
+	if ahead && snap != nil && len(later) == 0 {
+		if written, err = writeAhead(tx, scope, byCode, reqs, orders, existing); err != nil {
+			return err
+		}
+	}
 	if f := beforeLock.Load(); f != nil {
 		(*f)()
 	}
 	if err := tx.LockAndReadCounters(ids, snap); err != nil {
 		return err
 	}
+	d := decide(snap, byCode, reqs, orders, existing, results)
+	accepted, dupOf, created, total := d.accepted, d.dupOf, d.created, d.total
+	if written != nil {
+		if !sameOrders(written, created) {
+			return errDecidedOtherwise
+		}
+		for i, o := range created {
+			o.ID, o.CreatedAt, o.UpdatedAt = written[i].ID, written[i].CreatedAt, written[i].UpdatedAt
+		}
+	}
+	if len(created) > 0 {
+		if written == nil {
+			if err := tx.InsertOrders(created); err != nil {
+				return err
+			}
+		}
+		if err := applyDelta(tx, contribution{}, total); err != nil {
+			return err
+		}
+	}
+	if len(created) > 0 && snap != nil {
+		all, err := planPushes(tx, snap, listings, settle)
+		if err != nil {
+			return err
+		}
+		if all {
+			tx.PlannedHere(ids)
+		}
+	}
+	if written == nil {
+		recordOrders(tx, created)
+	}
+	// Imports of orders that exist, now that the group's new ones are
+	// written: each sees them.
+	for _, i := range later {
+		o, isNew, err := importOrder(tx, reqs[i].p, "")
+		if err != nil {
+			if allot.ErrorCode(err) == allot.Internal {
+				return err
+			}
+			results[i].err = err
+			continue
+		}
+		results[i] = placeResult{order: o.Public(), created: isNew}
+	}
+	for _, i := range accepted {
+		results[i] = placeResult{order: orders[i].Public(), created: true}
+	}
+	for i, j := range dupOf {
+		results[i] = placeResult{order: orders[j].Public()}
+	}
+	return nil
+}
+
+// aheadFrom is the fewest orders of a group written ahead of its lock. A
+// group that large formed while others held the lock: orders come faster
+// than groups commit, and the time the lock is held is what limits them.
+// A smaller one would only pay the two round trips more of writeAhead (its
+// read of the counters, its inserts sent apart from the commit).
+const aheadFrom = 16
+
+// errDecidedOtherwise ends a group's transaction whose orders, written
+// before the lock, came out otherwise once checked under it: the group is
+// placed again, its orders written under the lock.
+var errDecidedOtherwise = errors.New("the orders written ahead were decided otherwise under the lock")
+
+// writeAhead writes, on PostgreSQL, a group's orders before it locks
+// their products: decided on the stock as committed then, on copies of
+// orders, and written with their history. A flash sale's group held its
+// product's lock about 4 ms, more than half of it for the server to write
+// its orders, lines, units and history, while the next group waited.
+// Under the lock every order is decided again on the counters read there,
+// which alone count; if any comes out otherwise (the stock ran out, an
+// allocation filled, a change committed meanwhile), the transaction is
+// rolled back (errDecidedOtherwise). Rows written ahead are the group's
+// own until its commit: no other transaction sees them, and one that
+// inserts the same order waits for the commit, as it did for the rows
+// written under the lock.
+func writeAhead(tx *store.Tx, scope []int64, byCode map[string]store.ChannelRow, reqs []*placeRequest,
+	orders []*store.OrderRow, existing map[int64]map[string]*store.OrderRow) ([]*store.OrderRow, error) {
+	snap, err := tx.SnapshotDefinitions(scope)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.ReadCounters(snap); err != nil {
+		return nil, err
+	}
+	copies := make([]*store.OrderRow, len(orders))
+	for i, o := range orders {
+		if o != nil {
+			copies[i] = o.Clone()
+		}
+	}
+	d := decide(snap, byCode, reqs, copies, existing, make([]placeResult, len(reqs)))
+	if len(d.created) == 0 {
+		return nil, nil
+	}
+	if err := tx.InsertOrders(d.created); err != nil {
+		return nil, err
+	}
+	recordOrders(tx, d.created)
+	return d.created, tx.WriteNow()
+}
+
+// sameOrders is whether the orders written ahead are those decided under
+// the lock, row for row: all but what writing them set.
+func sameOrders(written, decided []*store.OrderRow) bool {
+	if len(written) != len(decided) {
+		return false
+	}
+	for i, w := range written {
+		a, b := *w, *decided[i]
+		a.ID, a.CreatedAt, a.UpdatedAt = 0, time.Time{}, time.Time{}
+		b.ID, b.CreatedAt, b.UpdatedAt = 0, time.Time{}, time.Time{}
+		if !reflect.DeepEqual(a, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// decided is what decide made of a group's orders.
+type decided struct {
+	accepted map[[2]string]int // (channel, external id) → index of the accepted order
+	dupOf    map[int]int       // a repeated order → the index of the one accepted
+	created  []*store.OrderRow
+	total    contribution
+}
+
+// decide checks a group's orders one after the other, in arrival order,
+// against snap, which each accepted order updates: it completes the
+// accepted orders[i], and answers in results[i] those it refuses or that
+// exist.
+func decide(snap *store.Snapshot, byCode map[string]store.ChannelRow, reqs []*placeRequest, orders []*store.OrderRow,
+	existing map[int64]map[string]*store.OrderRow, results []placeResult) decided {
 	allocs := map[int64]*engine.Allocation{}
 	if snap != nil {
 		for _, a := range snap.Allocations {
 			allocs[a.ID] = a
 		}
 	}
-	accepted := map[[2]string]int{} // (channel, external id) → index of the accepted order
-	dupOf := map[int]int{}          // a repeated order → the index of the one accepted
+	accepted := map[[2]string]int{}
+	dupOf := map[int]int{}
 	var created []*store.OrderRow
 	total := contribution{committed: map[[2]int64]int{}, consumed: map[[2]int64]int{}}
 	for i, r := range reqs {
@@ -303,23 +453,11 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		accepted[key] = i
 		created = append(created, o)
 	}
-	if len(created) > 0 {
-		if err := tx.InsertOrders(created); err != nil {
-			return err
-		}
-		if err := applyDelta(tx, contribution{}, total); err != nil {
-			return err
-		}
-	}
-	if len(created) > 0 && snap != nil {
-		all, err := planPushes(tx, snap, listings, settle)
-		if err != nil {
-			return err
-		}
-		if all {
-			tx.PlannedHere(ids)
-		}
-	}
+	return decided{accepted: accepted, dupOf: dupOf, created: created, total: total}
+}
+
+// recordOrders records the group's new orders in the history.
+func recordOrders(tx *store.Tx, created []*store.OrderRow) {
 	for _, o := range created {
 		if o.Kind == allot.Placed {
 			recordOrder(tx, o, "order.place", fmt.Sprintf("order %s placed on %s: %s", o.ExternalID, o.Channel, describeLines(o)))
@@ -334,26 +472,6 @@ func placeAll(tx *store.Tx, reqs []*placeRequest, results []placeResult, settle 
 		}
 		recordOrder(tx, o, "order.import", summary)
 	}
-	// Imports of orders that exist, now that the group's new ones are
-	// written: each sees them.
-	for _, i := range later {
-		o, isNew, err := importOrder(tx, reqs[i].p, "")
-		if err != nil {
-			if allot.ErrorCode(err) == allot.Internal {
-				return err
-			}
-			results[i].err = err
-			continue
-		}
-		results[i] = placeResult{order: o.Public(), created: isNew}
-	}
-	for _, i := range accepted {
-		results[i] = placeResult{order: orders[i].Public(), created: true}
-	}
-	for i, j := range dupOf {
-		results[i] = placeResult{order: orders[j].Public()}
-	}
-	return nil
 }
 
 // add sums another order's contribution into c.

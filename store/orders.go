@@ -55,6 +55,16 @@ type Unit struct {
 	AllocationID int64
 }
 
+// Clone is a copy of o that shares nothing with it.
+func (o *OrderRow) Clone() *OrderRow {
+	c := *o
+	c.Lines = slices.Clone(o.Lines)
+	for i := range c.Lines {
+		c.Lines[i].Units = slices.Clone(o.Lines[i].Units)
+	}
+	return &c
+}
+
 // Public returns the order as the API shows it.
 func (o *OrderRow) Public() allot.Order {
 	out := allot.Order{ID: o.ID, Channel: o.Channel, ExternalID: o.ExternalID, Kind: o.Kind, Payment: o.Payment,

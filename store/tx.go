@@ -276,6 +276,11 @@ func (tx *Tx) lastWrites() error {
 		}
 		tx.defsChanged = false
 	}
+	return tx.writeHistory()
+}
+
+// writeHistory queues the inserts of the history recorded so far.
+func (tx *Tx) writeHistory() error {
 	rows := make([][]any, 0, len(tx.history))
 	for _, h := range tx.history {
 		detail := []byte("{}")
@@ -292,6 +297,21 @@ func (tx *Tx) lastWrites() error {
 	}
 	tx.history = nil
 	return nil
+}
+
+// WriteNow writes, on PostgreSQL, the inserts that wait to be sent with
+// the transaction's next statement (later.go), and the history recorded
+// so far: a group of orders writes its orders before it locks their
+// products, not while it holds the locks. SQLite's inserts are not kept
+// waiting: its history is written at the commit.
+func (tx *Tx) WriteNow() error {
+	if tx.d.name() != "postgres" {
+		return nil
+	}
+	if err := tx.writeHistory(); err != nil {
+		return err
+	}
+	return tx.sendLater()
 }
 
 func nullString(s string) any {
