@@ -249,14 +249,16 @@ func (w *Worker) checkLoop(ctx context.Context) {
 	}
 }
 
-// Plan turns every outbox mark into the pushes it calls for: those there
-// when it starts. It takes them a batch at a time, and stops after a
-// batch that was not full: it has then read them all. Marks made since
-// are the next round's (the commit that made them wakes the worker).
-// Under a stream of orders on PostgreSQL, where each group of orders
-// marks its products, taking them as they came kept the worker planning
-// back to back with the groups: a transaction every few milliseconds,
-// each waiting on a group's outbox row, and a group then on it.
+// Plan turns every outbox mark into the pushes it calls for, a batch at
+// a time, and plans each product once: it stops after a batch of products
+// all planned already (marked again since). Those are the next round's
+// (the commit that marked them wakes the worker). Under a stream of
+// orders on PostgreSQL, where each group of orders marks its products,
+// planning them as often as they came kept the worker in Plan for as long
+// as the stream lasted: a transaction every few milliseconds, each
+// waiting on a group's outbox row and a group then on it, and no push
+// sent meanwhile. Marks of products not yet planned (a stock report still
+// arriving) are taken in the same round.
 func (w *Worker) Plan(ctx context.Context) error {
 	w.defaults()
 	merchants, err := w.DB.MarkedMerchants(ctx)
@@ -264,12 +266,19 @@ func (w *Worker) Plan(ctx context.Context) error {
 		return err
 	}
 	for _, m := range merchants {
+		planned := map[int64]bool{} // product ids; 0: every product
 		for {
-			n, err := w.planBatch(ctx, m)
+			marks, err := w.planBatch(ctx, m)
 			if err != nil {
 				return err
 			}
-			if n < planBatchSize {
+			fresh := false
+			for _, mk := range marks {
+				if !planned[mk.Product] {
+					fresh, planned[mk.Product] = true, true
+				}
+			}
+			if !fresh {
 				break
 			}
 		}
@@ -280,17 +289,17 @@ func (w *Worker) Plan(ctx context.Context) error {
 // planBatchSize is how many marks one transaction of Plan turns into pushes.
 const planBatchSize = 500
 
-// planBatch handles up to planBatchSize marks of a merchant; it returns how many.
-func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
-	var n int
+// planBatch handles up to planBatchSize marks of a merchant; it returns them.
+func (w *Worker) planBatch(ctx context.Context, m int64) ([]store.Mark, error) {
+	var read []store.Mark
 	var everything []store.Mark
 	err := w.DB.Write(ctx, m, "allot", w.Now(), func(tx *store.Tx) error {
 		marks, err := tx.Marks(planBatchSize)
 		if err != nil || len(marks) == 0 {
-			n = 0
+			read = nil
 			return err
 		}
-		n = len(marks)
+		read = marks
 		all := slices.ContainsFunc(marks, func(mk store.Mark) bool { return mk.Product == 0 })
 		if all && !w.DB.OneWriter() {
 			everything = marks // planned outside this transaction
@@ -319,7 +328,7 @@ func (w *Worker) planBatch(ctx context.Context, m int64) (int, error) {
 	if err == nil && everything != nil {
 		err = w.planEverything(ctx, m, everything)
 	}
-	return n, err
+	return read, err
 }
 
 func oldest(marks []store.Mark) time.Time {
