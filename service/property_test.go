@@ -1396,7 +1396,12 @@ func diffStock(a, b map[[2]string]allot.Stock) string {
 // (2 × a + 1 × b), and channels web, b2b (counts unpaid orders with terms)
 // and manual, all fed by w1.
 func shop(t *testing.T) *env {
-	e := testEnv(t)
+	return shopOn(t, "sqlite")
+}
+
+// shopOn is shop on a database of the engine.
+func shopOn(t *testing.T, engine string) *env {
+	e := newEnv(t, engine, t.TempDir(), t.Cleanup)
 	e.warehouse(t, "w1")
 	e.product(t, "a")
 	e.product(t, "b")
