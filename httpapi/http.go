@@ -175,14 +175,20 @@ func (s *Server) authenticate(r *http.Request) (service.Actor, string, error) {
 	if !ok || token == "" {
 		return service.Actor{}, "", allot.Errorf(allot.Unauthorized, "send Authorization: Bearer <token>")
 	}
-	who, err := s.Authenticate(r.Context(), token)
-	return who, service.HashToken(token), err
+	key := service.HashToken(token)
+	who, err := s.authenticateHashed(r.Context(), token, key)
+	return who, key, err
 }
 
 // Authenticate returns who a token speaks for, from a short cache or the
 // database.
 func (s *Server) Authenticate(ctx context.Context, token string) (service.Actor, error) {
-	key := service.HashToken(token)
+	return s.authenticateHashed(ctx, token, service.HashToken(token))
+}
+
+// authenticateHashed is Authenticate for a token whose hash, the cache's
+// key, is known.
+func (s *Server) authenticateHashed(ctx context.Context, token, key string) (service.Actor, error) {
 	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.cache[key]
