@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +128,35 @@ func deref(p *int) any {
 		return nil
 	}
 	return *p
+}
+
+// An order's history entry names it: its id, its external id and the
+// units of the SKU it took, whichever way it was written (ahead of its
+// product lock on PostgreSQL, or under it).
+func TestAnOrdersHistoryEntryNamesIt(t *testing.T) {
+	allottest.Each(t, func(t *testing.T, engine string) {
+		e := shopOn(t, engine)
+		e.report(t, "w1", "a", 30, 0, t0)
+		ps := make([]service.OrderParams, service.AheadFrom)
+		for i := range ps {
+			ps[i] = service.OrderParams{Channel: "web", ExternalID: fmt.Sprintf("o%d", i), Lines: []allot.Line{{SKU: "a", Quantity: 1}}}
+		}
+		ps[0].Lines[0].Quantity = 2
+		placed, errs := e.svc.PlaceTogether(e.who, ps)
+		if errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+		entries := must(e.svc.History(e.ctx, e.who, store.HistoryFilter{SKU: "a", Limit: 100}))(t)
+		for _, h := range entries {
+			if h.Action != "order.place" || h.Detail["external_id"] != "o0" {
+				continue
+			}
+			want := map[string]any{"order": float64(placed[0].ID), "external_id": "o0", "units": float64(2)}
+			if !reflect.DeepEqual(h.Detail, want) {
+				t.Fatalf("the entry's detail is %v, want %v", h.Detail, want)
+			}
+			return
+		}
+		t.Fatalf("no order.place entry for o0 among %d", len(entries))
+	})
 }

@@ -613,14 +613,24 @@ func describeShortfall(short []allot.Shortfall) string {
 func recordOrder(tx *store.Tx, o *store.OrderRow, action, summary string) {
 	skus, demand := demandOf(o)
 	if len(skus) == 1 {
-		tx.Record(action, skus[0], o.Channel, summary, map[string]any{"order": o.ID, "external_id": o.ExternalID, "units": demand[skus[0]]})
+		tx.Record(action, skus[0], o.Channel, summary, orderEntry{o.ExternalID, o.ID, demand[skus[0]]})
 		return
 	}
 	tx.Record(action, "", o.Channel, summary, nil)
 	for _, sku := range skus {
 		tx.Record(action, sku, o.Channel, fmt.Sprintf("order %s: %d × %s (%s, %s)", o.ExternalID, demand[sku], sku, o.Payment, o.State),
-			map[string]any{"order": o.ID, "external_id": o.ExternalID, "units": demand[sku]})
+			orderEntry{o.ExternalID, o.ID, demand[sku]})
 	}
+}
+
+// orderEntry is the detail of an order's history entry for one SKU. Its
+// fields are in the order of their names, the order in which the map it
+// replaced was written: the entries read the same. A struct is written
+// without sorting keys or boxing values, a flash sale's every order.
+type orderEntry struct {
+	ExternalID string `json:"external_id"`
+	Order      int64  `json:"order"`
+	Units      int    `json:"units"`
 }
 
 // prefixed adds prefix to the field of an Invalid error: a CSV line, say.
