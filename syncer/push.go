@@ -211,15 +211,7 @@ func notIn(due, batch []store.Push) []store.Push {
 
 // gather waits Gather, or until ctx ends.
 func (w *Worker) gather(ctx context.Context) {
-	if w.Gather <= 0 {
-		return
-	}
-	t := time.NewTimer(w.Gather)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	w.waitUntil(ctx, time.Now().Add(w.Gather))
 }
 
 // recordPart is how many pushes' outcomes one transaction records.
