@@ -32,20 +32,13 @@ func TestOrdersWrittenAheadOfTheLockAreDecidedAgainUnderIt(t *testing.T) {
 		})
 		t.Cleanup(func() { service.SetBeforeLock(nil) })
 	}
-	orders := func(n int) []service.OrderParams {
-		ps := make([]service.OrderParams, n)
-		for i := range ps {
-			ps[i] = service.OrderParams{Channel: "web", ExternalID: fmt.Sprintf("o%d", i), Lines: []allot.Line{{SKU: "a", Quantity: 1}}}
-		}
-		return ps
-	}
 	n := 2 * service.AheadFrom
 
 	t.Run("fewer in stock", func(t *testing.T) {
-		e := postgresShop(t)
+		e := shopOn(t, "postgres")
 		e.report(t, "w1", "a", 40, 0, t0)
 		meanwhile(t, func() { e.report(t, "w1", "a", 10, 0, t0) })
-		placed, errs := e.svc.PlaceTogether(e.who, orders(n))
+		placed, errs := e.svc.PlaceTogether(e.who, oneUnitOrders(n))
 		for i, err := range errs {
 			switch {
 			case i < 10 && err != nil:
@@ -83,7 +76,7 @@ func TestOrdersWrittenAheadOfTheLockAreDecidedAgainUnderIt(t *testing.T) {
 		// Written ahead, every order ships from w1, the first that has
 		// the unit; under the lock, the first 10 do, the others from w2.
 		meanwhile(t, func() { e.report(t, "w1", "a", 10, 0, t0) })
-		_, errs := e.svc.PlaceTogether(e.who, orders(n))
+		_, errs := e.svc.PlaceTogether(e.who, oneUnitOrders(n))
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("order %d: %v", i, err)
@@ -105,11 +98,11 @@ func TestOrdersWrittenAheadOfTheLockAreDecidedAgainUnderIt(t *testing.T) {
 	})
 }
 
-// postgresShop is shop on a PostgreSQL schema of its own.
-func postgresShop(t *testing.T) *env {
-	e := newEnv(t, "postgres", t.TempDir(), t.Cleanup)
-	e.warehouse(t, "w1")
-	e.product(t, "a")
-	e.channel(t, "web", allot.Generic, false)
-	return e
+// oneUnitOrders are n orders on web of one unit of a each, o0 to o<n-1>.
+func oneUnitOrders(n int) []service.OrderParams {
+	ps := make([]service.OrderParams, n)
+	for i := range ps {
+		ps[i] = service.OrderParams{Channel: "web", ExternalID: fmt.Sprintf("o%d", i), Lines: []allot.Line{{SKU: "a", Quantity: 1}}}
+	}
+	return ps
 }

@@ -137,10 +137,7 @@ func TestAnOrdersHistoryEntryNamesIt(t *testing.T) {
 	allottest.Each(t, func(t *testing.T, engine string) {
 		e := shopOn(t, engine)
 		e.report(t, "w1", "a", 30, 0, t0)
-		ps := make([]service.OrderParams, service.AheadFrom)
-		for i := range ps {
-			ps[i] = service.OrderParams{Channel: "web", ExternalID: fmt.Sprintf("o%d", i), Lines: []allot.Line{{SKU: "a", Quantity: 1}}}
-		}
+		ps := oneUnitOrders(service.AheadFrom)
 		ps[0].Lines[0].Quantity = 2
 		placed, errs := e.svc.PlaceTogether(e.who, ps)
 		if errs[0] != nil {
