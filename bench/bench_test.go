@@ -61,6 +61,9 @@ func TestSmallCatalogueCountsEveryOrderOnceAndPushesEveryQuantity(t *testing.T) 
 			if len(r.QueueLag) == 0 || len(r.QueueLagBusy) == 0 {
 				t.Error("no order sent alone")
 			}
+			if len(r.QueueLagBaseline) != orders {
+				t.Errorf("the baseline timed %d orders sent alone, want %d", len(r.QueueLagBaseline), orders)
+			}
 			for _, m := range r.Mismatches {
 				t.Error(m)
 			}

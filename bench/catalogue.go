@@ -270,7 +270,14 @@ type CatalogueResult struct {
 	// same while the steady orders' pushes are still being sent (the
 	// worker writing beside the orders); QueueLag, once they are all sent.
 	QueueLag, QueueLagBusy Latencies
+	// QueueLagBaseline is the steady baseline's orders sent alone: the
+	// time to commit an order the usual way, in the process.
+	QueueLagBaseline Latencies
 }
+
+// loneOrders is how many orders are timed one at a time: 2,000, so that
+// the p99 is the 20th slowest, not the 5th, steadier from run to run.
+const loneOrders = 2000
 
 // Catalogue runs scenarios 2 (steady orders), 3 (full stock report) and 4
 // (recompute, and an order's way to the push queue) on one catalogue.
@@ -318,8 +325,7 @@ func Catalogue(ctx context.Context, cfg Config, skus, orders, clients int) (Cata
 	res.Steady = append(res.Steady, s)
 	// 4. An order's way to the push queue, one order at a time: at once,
 	// while the steady orders' pushes are sent (500 orders, about the
-	// time they take), then once they are: 2,000, so that the p99 is the
-	// 20th slowest, not the 5th, steadier from run to run.
+	// time they take), then once they are (loneOrders).
 	alone := func(prefix string, n int) (Latencies, error) {
 		lag := steady(min(orders, n), 1, skus, func(id string, lines []allot.Line) error {
 			return k.c.Do(ctx, "POST", "/v1/orders/import", map[string]any{"channel": "api2", "external_id": prefix + id, "lines": lines}, nil)
@@ -336,15 +342,16 @@ func Catalogue(ctx context.Context, cfg Config, skus, orders, clients int) (Cata
 	if err := k.waitPushed(ctx); err != nil {
 		return res, err
 	}
-	if res.QueueLag, err = alone("alone-", 2000); err != nil {
+	if res.QueueLag, err = alone("alone-", loneOrders); err != nil {
 		return res, err
 	}
 	if !cfg.SkipBaselines {
-		b, err := steadyBaseline(ctx, cfg, skus, orders, clients)
+		b, lone, err := steadyBaseline(ctx, cfg, skus, orders, clients)
 		if err != nil {
 			return res, err
 		}
 		res.Steady = append(res.Steady, b)
+		res.QueueLagBaseline = lone
 	}
 
 	if res.Committed, err = k.committed(ctx); err != nil {
@@ -551,15 +558,15 @@ func rawStock(ctx context.Context, cfg Config, skus []string) (time.Duration, er
 // steadyBaseline imports the same orders the usual way of open-source
 // commerce engines: a transaction per order that locks each line's stock
 // row, checks, updates it and inserts the order and its lines.
-func steadyBaseline(ctx context.Context, cfg Config, skus, orders, clients int) (SteadyResult, error) {
+func steadyBaseline(ctx context.Context, cfg Config, skus, orders, clients int) (SteadyResult, Latencies, error) {
 	dsn, drop, err := cfg.database(ctx)
 	if err != nil {
-		return SteadyResult{}, err
+		return SteadyResult{}, nil, err
 	}
 	defer drop()
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
-		return SteadyResult{}, err
+		return SteadyResult{}, nil, err
 	}
 	defer db.Close()
 	sqldb := db.Raw()
@@ -567,7 +574,7 @@ func steadyBaseline(ctx context.Context, cfg Config, skus, orders, clients int) 
 		`CREATE TABLE orders (id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)`,
 		`CREATE TABLE order_lines (order_id TEXT NOT NULL, sku TEXT NOT NULL, quantity BIGINT NOT NULL)`} {
 		if _, err := sqldb.ExecContext(ctx, q); err != nil {
-			return SteadyResult{}, err
+			return SteadyResult{}, nil, err
 		}
 	}
 	for i := 0; i < skus; i += 400 {
@@ -581,14 +588,14 @@ func steadyBaseline(ctx context.Context, cfg Config, skus, orders, clients int) 
 			args = append(args, fmt.Sprintf("SKU-%06d", j), 1_000_000)
 		}
 		if _, err := sqldb.ExecContext(ctx, q, args...); err != nil {
-			return SteadyResult{}, err
+			return SteadyResult{}, nil, err
 		}
 	}
 	lock := " FOR UPDATE"
 	if cfg.Engine == "sqlite" {
 		lock = "" // SQLite's writer lock serialises the transactions already
 	}
-	res := steady(orders, clients, skus, func(id string, lines []allot.Line) error {
+	place := func(id string, lines []allot.Line) error {
 		tx, err := sqldb.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -614,9 +621,19 @@ func steadyBaseline(ctx context.Context, cfg Config, skus, orders, clients int) 
 			}
 		}
 		return tx.Commit()
-	})
+	}
+	res := steady(orders, clients, skus, place)
 	res.Name = "baseline: a transaction per order"
-	return res, nil
+	// The same orders one at a time: the time a durable order takes
+	// alone, the floor under allot's lone orders (which also queue their
+	// pushes, and come over HTTP).
+	lone := steady(min(orders, loneOrders), 1, skus, func(id string, lines []allot.Line) error {
+		return place("alone-"+id, lines)
+	})
+	if lone.Errors > 0 {
+		return res, nil, fmt.Errorf("%d baseline orders sent alone failed", lone.Errors)
+	}
+	return res, lone.Latencies, nil
 }
 
 func compare(a, b string) int {
@@ -670,6 +687,11 @@ func PrintCatalogue(cfg Config, orders int, r CatalogueResult) {
 			ms(r.QueueLagBusy.Quantile(0.5)), ms(r.QueueLagBusy.Quantile(0.99)), len(r.QueueLagBusy))
 	}
 	fmt.Fprintln(cfg.Out)
+	if len(r.QueueLagBaseline) > 0 {
+		fmt.Fprintf(cfg.Out, "baseline: the same orders committed alone the usual way (a transaction per order, in the process: no HTTP, no pushes): p50 %s, p99 %s over %d orders; ratio of the p99s allot/baseline = %.1f×\n",
+			ms(r.QueueLagBaseline.Quantile(0.5)), ms(r.QueueLagBaseline.Quantile(0.99)), len(r.QueueLagBaseline),
+			float64(r.QueueLag.Quantile(0.99))/float64(r.QueueLagBaseline.Quantile(0.99)))
+	}
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
