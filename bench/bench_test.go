@@ -55,8 +55,11 @@ func TestSmallCatalogueCountsEveryOrderOnceAndPushesEveryQuantity(t *testing.T) 
 			if r.Quantities != skus*r.Channels {
 				t.Errorf("recompute: %d quantities, want %d", r.Quantities, skus*r.Channels)
 			}
-			if r.StockQueued < r.StockImport || r.StockAPIQueued < r.StockAPIImport {
+			if r.StockCSV.Queued < r.StockCSV.Applied || r.StockJSON.Queued < r.StockJSON.Applied {
 				t.Errorf("queued before applied: %+v", r)
+			}
+			if r.StockCSV.PeakHeap == 0 || r.StockCSV.PeakResident < r.StockCSV.PeakHeap {
+				t.Errorf("memory during the stock report: peak heap %d, resident %d bytes", r.StockCSV.PeakHeap, r.StockCSV.PeakResident)
 			}
 			if len(r.QueueLag) == 0 || len(r.QueueLagBusy) == 0 {
 				t.Error("no order sent alone")

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -248,13 +250,10 @@ func steady(n, clients, skus int, send func(id string, lines []allot.Line) error
 type CatalogueResult struct {
 	SKUs, Channels int
 	Steady         []SteadyResult
-	// Full stock report, by CSV and by the API's JSON: time to apply it,
-	// and until every quantity is computed and queued for push; and the
-	// raw database baseline.
-	StockImport, StockQueued, StockBaseline time.Duration
-	StockMemory                             uint64
-	StockAPIImport, StockAPIQueued          time.Duration
-	StockAPIMemory                          uint64
+	// Full stock report, by CSV and by the API's JSON, and the raw
+	// database baseline.
+	StockCSV, StockJSON StockReport
+	StockBaseline       time.Duration
 	// Committed is the units the catalogue's stock says open orders take,
 	// after the steady orders: it must be the units they were sent with.
 	Committed int
@@ -278,6 +277,14 @@ type CatalogueResult struct {
 // loneOrders is how many orders are timed one at a time: 2,000, so that
 // the p99 is the 20th slowest, not the 5th, steadier from run to run.
 const loneOrders = 2000
+
+// StockReport is a full stock report's run: the time to apply it, and
+// until every quantity is computed and queued for push, and the peaks of
+// memory meanwhile (see watchMemory).
+type StockReport struct {
+	Applied, Queued        time.Duration
+	PeakHeap, PeakResident uint64
+}
 
 // Catalogue runs scenarios 2 (steady orders), 3 (full stock report) and 4
 // (recompute, and an order's way to the push queue) on one catalogue.
@@ -368,7 +375,7 @@ func Catalogue(ctx context.Context, cfg Config, skus, orders, clients int) (Cata
 	for i, sku := range k.skus {
 		csv = append(csv, "w1,"+sku+","+strconv.Itoa(200+i%700)+"\n"...)
 	}
-	if res.StockImport, res.StockQueued, res.StockMemory, err = k.report(ctx, func() error {
+	if res.StockCSV, err = k.report(ctx, func() error {
 		var out map[string]any
 		return k.c.Upload(ctx, "/v1/import/stock", "text/csv", bytesReader(csv), &out)
 	}); err != nil {
@@ -381,7 +388,7 @@ func Catalogue(ctx context.Context, cfg Config, skus, orders, clients int) (Cata
 	for i, sku := range k.skus {
 		reports[i] = map[string]any{"warehouse": "w1", "sku": sku, "in_warehouse": 300 + i%500}
 	}
-	if res.StockAPIImport, res.StockAPIQueued, res.StockAPIMemory, err = k.report(ctx, func() error {
+	if res.StockJSON, err = k.report(ctx, func() error {
 		return k.c.Do(ctx, "POST", "/v1/stock", map[string]any{"reports": reports}, nil)
 	}); err != nil {
 		return res, err
@@ -400,21 +407,20 @@ func Catalogue(ctx context.Context, cfg Config, skus, orders, clients int) (Cata
 	return res, nil
 }
 
-// report sends a full stock report and returns how long it took to be
-// applied, and until every quantity was computed and queued for push, and
-// the peak heap meanwhile.
-func (k *catalogue) report(ctx context.Context, send func() error) (applied, queued time.Duration, peak uint64, err error) {
+// report sends a full stock report and times it.
+func (k *catalogue) report(ctx context.Context, send func() error) (StockReport, error) {
 	runtime.GC()
 	stop := watchMemory()
 	start := time.Now()
 	if err := send(); err != nil {
 		stop()
-		return 0, 0, 0, err
+		return StockReport{}, err
 	}
-	applied = time.Since(start)
+	r := StockReport{Applied: time.Since(start)}
 	at, err := k.waitQueued(ctx)
-	peak = stop()
-	return applied, at.Sub(start), peak, err
+	r.Queued = at.Sub(start)
+	r.PeakHeap, r.PeakResident = stop()
+	return r, err
 }
 
 // committed sums the units open orders commit over the catalogue.
@@ -471,10 +477,12 @@ func mismatches(ctx context.Context, c *client.Client, channel string, listings 
 	return out, nil
 }
 
-// watchMemory samples the heap in use until the returned function is
-// called, which returns the peak.
-func watchMemory() func() uint64 {
-	var peak atomic.Uint64
+// watchMemory samples the heap in use and the process's resident memory
+// until the returned function is called, which returns their peaks. The
+// resident memory is the whole process's: allot with SQLite's page caches
+// (outside Go's heap), and the load generator's requests too.
+func watchMemory() func() (heap, resident uint64) {
+	var peakHeap, peakRSS atomic.Uint64
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -482,8 +490,11 @@ func watchMemory() func() uint64 {
 		var m runtime.MemStats
 		for {
 			runtime.ReadMemStats(&m)
-			if m.HeapInuse > peak.Load() {
-				peak.Store(m.HeapInuse)
+			if m.HeapInuse > peakHeap.Load() {
+				peakHeap.Store(m.HeapInuse)
+			}
+			if rss := residentMemory(); rss > peakRSS.Load() {
+				peakRSS.Store(rss)
 			}
 			select {
 			case <-stop:
@@ -492,7 +503,26 @@ func watchMemory() func() uint64 {
 			}
 		}
 	}()
-	return func() uint64 { close(stop); <-done; return peak.Load() }
+	return func() (uint64, uint64) { close(stop); <-done; return peakHeap.Load(), peakRSS.Load() }
+}
+
+// residentMemory is the process's resident set in bytes, from Linux's
+// /proc/self/status, or 0 where there is none.
+func residentMemory() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // rawRead is the floor of a recompute: reading the same stock rows with
@@ -665,14 +695,18 @@ func PrintCatalogue(cfg Config, orders int, r CatalogueResult) {
 	}
 	fmt.Fprintf(cfg.Out, "units committed by the orders: %d, sent: %d\n", r.Committed, r.Steady[0].Units)
 	fmt.Fprintf(cfg.Out, "\nfull stock report of %d lines: applied, then every quantity computed and queued for push\n", r.SKUs)
-	table(cfg.Out, [][]string{{"way in", "applied after", "queued after", "peak heap"},
-		{"CSV file (POST /v1/import/stock)", fmt.Sprintf("%.2f s", r.StockImport.Seconds()), fmt.Sprintf("%.2f s", r.StockQueued.Seconds()),
-			fmt.Sprintf("%d MB", r.StockMemory>>20)},
-		{"JSON (POST /v1/stock)", fmt.Sprintf("%.2f s", r.StockAPIImport.Seconds()), fmt.Sprintf("%.2f s", r.StockAPIQueued.Seconds()),
-			fmt.Sprintf("%d MB", r.StockAPIMemory>>20)}})
+	rows = [][]string{{"way in", "applied after", "queued after", "peak heap", "peak resident (whole process)"}}
+	for _, w := range []struct {
+		name string
+		r    StockReport
+	}{{"CSV file (POST /v1/import/stock)", r.StockCSV}, {"JSON (POST /v1/stock)", r.StockJSON}} {
+		rows = append(rows, []string{w.name, fmt.Sprintf("%.2f s", w.r.Applied.Seconds()), fmt.Sprintf("%.2f s", w.r.Queued.Seconds()),
+			fmt.Sprintf("%d MB", w.r.PeakHeap>>20), fmt.Sprintf("%d MB", w.r.PeakResident>>20)})
+	}
+	table(cfg.Out, rows)
 	if r.StockBaseline > 0 {
 		fmt.Fprintf(cfg.Out, "baseline: the same rows upserted into a bare table in %.2f s; ratio allot (CSV, queued)/baseline = %.1f×\n",
-			r.StockBaseline.Seconds(), r.StockQueued.Seconds()/r.StockBaseline.Seconds())
+			r.StockBaseline.Seconds(), r.StockCSV.Queued.Seconds()/r.StockBaseline.Seconds())
 	}
 	fmt.Fprintf(cfg.Out, "listings whose store does not show what allot publishes, once pushed: %d\n", len(r.Mismatches))
 	fmt.Fprintf(cfg.Out, "\nrecompute: %d quantities from scratch in %.3f s", r.Quantities, r.Recompute.Seconds())

@@ -24,14 +24,17 @@ func main() {
 // keeps little between requests (tens of MB), so at Go's default (a
 // collection each time the heap doubles) it collected several times a
 // second, a tenth of its CPU time on two cores; collecting when the heap
-// is five times what is live, up to a soft limit that keeps a full stock
-// report of 100,000 lines under 500 MB, gave 10–20% more orders a second
-// in the flash sale (docs/BENCHMARKS.md). A larger catalogue wants a
-// larger GOMEMLIMIT: past it the collector runs more often, not out of
-// memory.
+// is five times what is live gave 10–20% more orders a second in the
+// flash sale (docs/BENCHMARKS.md). The soft limit keeps the whole
+// process under 500 MB through a full stock report of 100,000 lines:
+// Go's memory up to 320 MiB, and beside it SQLite's page caches (up to
+// 64 MiB for the writer and 16 MiB for each of 4 readers, outside Go's
+// heap); at 400 MiB the process reached 550 MB on SQLite. A larger
+// catalogue wants a larger GOMEMLIMIT: past it the collector runs more
+// often, not out of memory.
 const (
 	gcPercent   = 400
-	memoryLimit = 400 << 20
+	memoryLimit = 320 << 20
 )
 
 func tuneGC() {
