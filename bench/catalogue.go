@@ -514,11 +514,12 @@ func residentMemory() uint64 {
 		return 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok { // "VmRSS:   123456 kB"
+			f := strings.Fields(rest)
+			if len(f) == 0 {
 				return 0
 			}
+			kb, _ := strconv.ParseUint(f[0], 10, 64)
 			return kb << 10
 		}
 	}
@@ -701,7 +702,7 @@ func PrintCatalogue(cfg Config, orders int, r CatalogueResult) {
 		r    StockReport
 	}{{"CSV file (POST /v1/import/stock)", r.StockCSV}, {"JSON (POST /v1/stock)", r.StockJSON}} {
 		rows = append(rows, []string{w.name, fmt.Sprintf("%.2f s", w.r.Applied.Seconds()), fmt.Sprintf("%.2f s", w.r.Queued.Seconds()),
-			fmt.Sprintf("%d MB", w.r.PeakHeap>>20), fmt.Sprintf("%d MB", w.r.PeakResident>>20)})
+			fmt.Sprintf("%d MiB", w.r.PeakHeap>>20), fmt.Sprintf("%d MiB", w.r.PeakResident>>20)})
 	}
 	table(cfg.Out, rows)
 	if r.StockBaseline > 0 {

@@ -29,10 +29,10 @@ func main() {
 // process under 500 MB through a full stock report of 100,000 lines:
 // Go's memory up to 300 MiB, and beside it SQLite's page caches (up to
 // 64 MiB for the writer and 16 MiB for each of 4 readers, outside Go's
-// heap, with the binary: about 160 MB); at 400 MiB the process reached
-// 550 MB on SQLite, at 320 MiB 493 MB, at 300 MiB 450 MB. A larger
-// catalogue wants a larger GOMEMLIMIT: past it the collector runs more
-// often, not out of memory.
+// heap, with the binary: about 160 MiB); at 400 MiB the process reached
+// 550 MiB on SQLite, at 320 MiB 493 MiB (517 MB), at 300 MiB 450 MiB
+// (472 MB). A larger catalogue wants a larger GOMEMLIMIT: past it the
+// collector runs more often, not out of memory.
 const (
 	gcPercent   = 400
 	memoryLimit = 300 << 20
