@@ -2,11 +2,15 @@ package web_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,12 +26,12 @@ import (
 const chromium = "/usr/bin/chromium"
 
 // newBrowser starts a headless Chromium with a fresh profile for t. A
-// missing browser fails the test: a browser test that skips proves
-// nothing.
+// missing browser is installed where it can be (see installChromium), and
+// otherwise fails the test: a browser test that skips proves nothing.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is missing at %s (%v): install the Debian package chromium (apt-get install -y chromium) to run the browser tests", chromium, err)
+	if err := installOnce(); err != nil {
+		t.Fatalf("Chromium is missing at %s and could not be installed: %v; install the Debian package chromium (apt-get install -y chromium) to run the browser tests", chromium, err)
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
@@ -54,6 +58,35 @@ func newBrowser(t *testing.T) context.Context {
 		t.Fatalf("start Chromium at %s: %v", chromium, err)
 	}
 	return ctx
+}
+
+var installOnce = sync.OnceValue(installChromium)
+
+// installChromium installs Debian's chromium package if the browser is
+// missing, so that `go test ./...` passes on a fresh machine of the kind
+// allot is developed on (Debian, as root, with Debian's package
+// repositories reachable), where nothing else brings a browser.
+func installChromium() error {
+	if _, err := os.Stat(chromium); err == nil {
+		return nil
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return errors.New("no apt-get to install it with")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("installing it needs root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"update"}, {"install", "-y", "chromium"}} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	_, err := os.Stat(chromium)
+	return err
 }
 
 // tab drives one browser tab against one server.
